@@ -1,0 +1,57 @@
+"""Shared fixtures. Integration fixtures bring the real services up once per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """../shared beside the checkout (CI clones next to it); LEDGER_SHARED_DIR overrides."""
+    override = os.environ.get("LEDGER_SHARED_DIR")
+    if override:
+        return Path(override)
+    for candidate in (REPO_ROOT.parent / "shared", REPO_ROOT.parent.parent / "shared"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The state folder the services run from: the project's own `.ledger` unless set."""
+    home = os.environ.get("LEDGER_HOME")
+    path = Path(home) if home else REPO_ROOT / ".ledger"
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["LEDGER_HOME"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def services(ledger_home: Path) -> Iterator[object]:
+    """Real Kafka + PostgreSQL, started once (or reused when already running)."""
+    from infra.services import ensure_services
+
+    yield ensure_services(ledger_home)
+
+
+@pytest.fixture
+def workspace_name() -> str:
+    """A fresh, unique workspace name: tests never share ledger data."""
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fresh_database_url(services: object) -> AsyncIterator[str]:
+    """An empty database of its own on the real server (SQLAlchemy asyncpg URL)."""
+    from infra.workspace import create_scratch_database, drop_database
+
+    url = await create_scratch_database(services)  # type: ignore[arg-type]
+    yield url
+    await drop_database(services, url)  # type: ignore[arg-type]
