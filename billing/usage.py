@@ -31,7 +31,7 @@ class BillableEvent:
 
 @dataclass(frozen=True)
 class BuyerUsage:
-    """One buyer's measured quantity for one licence and period, and per school (for max_per_pupil)."""
+    """One buyer's quantity for one licence and period, and per school (for max_per_pupil)."""
 
     quantity: int
     per_school: Mapping[str, int] = field(default_factory=dict)

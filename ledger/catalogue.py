@@ -83,18 +83,39 @@ class Catalogue:
     municipalities: tuple[Municipality, ...]
     vendors: tuple[Vendor, ...]
     licences: tuple[Licence, ...]
-    # Derived look-ups, built once; not part of equality.
+    # Derived look-ups, built once; not part of equality. Dicts, because the stream
+    # consults them for every event.
     _school_municipality: dict[str, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _municipality_by_id: dict[str, Municipality] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _vendor_by_org_no: dict[str, Vendor] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _vendor_products: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _licence_by_id: dict[str, Licence] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
         for municipality in self.municipalities:
+            self._municipality_by_id.setdefault(municipality.id, municipality)
             for school in municipality.schools:
                 self._school_municipality[school.id] = municipality.id
+        for vendor in self.vendors:
+            self._vendor_by_org_no.setdefault(vendor.org_no, vendor)
+            self._vendor_products.setdefault(
+                vendor.org_no, frozenset(product.id for product in vendor.products)
+            )
+        for licence in self.licences:
+            self._licence_by_id.setdefault(licence.id, licence)
 
     def municipality(self, municipality_id: str) -> Municipality | None:
-        return next((m for m in self.municipalities if m.id == municipality_id), None)
+        return self._municipality_by_id.get(municipality_id)
 
     def municipality_of_school(self, school_id: str) -> str | None:
         return self._school_municipality.get(school_id)
@@ -108,7 +129,12 @@ class Catalogue:
         return next(s for s in municipality.schools if s.id == school_id)
 
     def vendor(self, org_no: str) -> Vendor | None:
-        return next((v for v in self.vendors if v.org_no == org_no), None)
+        return self._vendor_by_org_no.get(org_no)
+
+    def has_product(self, vendor_org_no: str, product_id: str) -> bool:
+        """True when the product is one of that vendor's products."""
+        products = self._vendor_products.get(vendor_org_no)
+        return products is not None and product_id in products
 
     def licence(self, licence_id: str) -> Licence | None:
-        return next((lic for lic in self.licences if lic.id == licence_id), None)
+        return self._licence_by_id.get(licence_id)

@@ -6,8 +6,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from infra.services import Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,8 +38,12 @@ def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def services(ledger_home: Path) -> Iterator[object]:
-    """Real Kafka + PostgreSQL, started once (or reused when already running)."""
+def services(ledger_home: Path) -> Iterator[Endpoints]:
+    """Real Kafka + PostgreSQL, started once (or reused when already running).
+
+    They are left running after the session: the next run (and `ledger` commands) reuse them.
+    `make down` / `ledger infra down` stops them.
+    """
     from infra.services import ensure_services
 
     yield ensure_services(ledger_home)
@@ -48,10 +56,10 @@ def workspace_name() -> str:
 
 
 @pytest.fixture
-async def fresh_database_url(services: object) -> AsyncIterator[str]:
+async def fresh_database_url(services: Endpoints) -> AsyncIterator[str]:
     """An empty database of its own on the real server (SQLAlchemy asyncpg URL)."""
     from infra.workspace import create_scratch_database, drop_database
 
-    url = await create_scratch_database(services)  # type: ignore[arg-type]
+    url = await create_scratch_database(services)
     yield url
-    await drop_database(services, url)  # type: ignore[arg-type]
+    await drop_database(services, url)

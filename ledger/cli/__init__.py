@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
-
-from ledger.cli.app import BadInput, app
+from typer._click import exceptions as click_exceptions
 
 # Command modules register themselves on `app` when imported.
-from ledger.cli import infra_commands  # noqa: E402,F401  (ledger infra up|down|status)
+from ledger.cli import (
+    audit_commands,  # verify, trace, replay, archive
+    infra_commands,  # infra up|down|status
+    settle_commands,  # settle, usage, export
+    stream_commands,  # catalogue load, ingest, process, worker
+)
+from ledger.cli.app import BadInput, app
 
-__all__ = ["app", "main"]
+__all__ = ["app", "audit_commands", "infra_commands", "main", "settle_commands", "stream_commands"]
 
 
 def main() -> None:
@@ -22,10 +26,12 @@ def main() -> None:
     except BadInput as error:
         print(f"ledger: {error}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("ledger: aborted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as error:
+    except click_exceptions.NoArgsIsHelpError:
+        sys.exit(2)  # the help text has been shown: a command is missing
+    except click_exceptions.ClickException as error:
         print(f"ledger: {error.format_message()}", file=sys.stderr)
         sys.exit(2)
     except typer.Exit as exit_:

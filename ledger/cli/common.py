@@ -1,0 +1,55 @@
+"""Helpers shared by the command modules: running async use cases, workspaces, output."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ledger.cli.app import BadInput, checked_workspace
+
+T = TypeVar("T")
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run an async use case; user-caused failures become `BadInput` (exit 2)."""
+    from infra.services import InfraError
+    from ledger.operations.workspace import WorkspaceError
+
+    logging.basicConfig(level=os.environ.get("LEDGER_LOG_LEVEL", "WARNING"))
+    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    async def main() -> T:
+        return await coroutine_factory()
+
+    try:
+        return asyncio.run(main())
+    except (InfraError, WorkspaceError) as error:
+        raise BadInput(str(error)) from error
+
+
+async def workspace(name: str):  # type: ignore[no-untyped-def]
+    from ledger.operations.workspace import open_workspace
+
+    return await open_workspace(checked_workspace(name))
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+        disable=not error_console.is_terminal,
+    )

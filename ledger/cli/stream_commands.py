@@ -1,0 +1,152 @@
+"""Commands that feed the ledger: catalogue load, ingest, process, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ledger.cli.app import BadInput, WorkspaceOption, app
+from ledger.cli.common import console, progress_bar, run, workspace
+
+if TYPE_CHECKING:
+    from ledger.operations.workspace import Workspace
+    from streams.runner import StreamTarget
+
+catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
+app.add_typer(catalogue_app, name="catalogue")
+
+
+def stream_target(ws: Workspace) -> StreamTarget:
+    from streams.runner import StreamTarget
+
+    return StreamTarget(
+        app_id=f"ledger-{ws.name}",
+        bootstrap=ws.endpoints.kafka_bootstrap,
+        raw_topic=ws.topics.raw,
+        rejected_topic=ws.topics.rejected,
+        database_url=ws.database_url,
+        learner_key=ws.learner_key(),
+    )
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    file: Annotated[Path, typer.Argument(help="Catalogue file, YAML or JSON.")],
+    workspace_name: WorkspaceOption = "default",
+) -> None:
+    """Validate a catalogue file whole and record it as a new version (idempotent)."""
+    from ledger.operations.catalogue_load import (
+        CatalogueFileError,
+        load_catalogue,
+        read_catalogue_file,
+    )
+    from ledger.store.engine import create_ledger_engine
+
+    try:
+        read_catalogue_file(file)  # refuse bad files before starting any service
+    except CatalogueFileError as error:
+        raise BadInput(str(error)) from error
+
+    async def go():  # type: ignore[no-untyped-def]
+        ws = await workspace(workspace_name)
+        engine = create_ledger_engine(ws.database_url)
+        try:
+            return await load_catalogue(engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, file)
+        finally:
+            await engine.dispose()
+
+    result = run(go)
+    state = "recorded as new version" if result.changed else "unchanged, still version"
+    console.print(
+        f"catalogue {state} {result.version} (sha256 {result.sha256[:12]}…):"
+        f" {result.municipalities} municipalities, {result.vendors} vendors,"
+        f" {result.licences} licences"
+    )
+
+
+@app.command("ingest")
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Usage events: JSON Lines or Avro container file.")],
+    workspace_name: WorkspaceOption = "default",
+) -> None:
+    """Send a file's usage events to the raw log, as a vendor's producer would."""
+    from streams.ingest import IngestFileError, read_submissions, send_submissions
+
+    if not file.is_file():
+        raise BadInput(f"{file}: no such file")
+    total_bytes = file.stat().st_size
+
+    async def go() -> int:
+        ws = await workspace(workspace_name)
+        with progress_bar() as bar:
+            task = bar.add_task("sending", total=None)
+            try:
+                return await send_submissions(
+                    ws.endpoints.kafka_bootstrap,
+                    ws.topics.raw,
+                    read_submissions(file),
+                    progress=lambda n: bar.advance(task, n),
+                )
+            except IngestFileError as error:
+                raise BadInput(str(error)) from error
+
+    sent = run(go)
+    console.print(f"sent {sent} events from {file} ({total_bytes} bytes)")
+
+
+@app.command("process")
+def process(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit once every sent event is in the ledger.")
+    ] = False,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait at most.")] = 1800,
+    workspace_name: WorkspaceOption = "default",
+) -> None:
+    """Run the stream application until every event sent so far is in the ledger."""
+    from streams.runner import ProcessingTimeout, process_until_idle
+
+    if not until_idle:
+        raise BadInput("use --until-idle, or `ledger worker` to run continuously")
+
+    async def go():  # type: ignore[no-untyped-def]
+        ws = await workspace(workspace_name)
+        with progress_bar() as bar:
+            task = bar.add_task("processing", total=None)
+
+            def on_progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            try:
+                return await process_until_idle(
+                    stream_target(ws), timeout_s=timeout_s, on_progress=on_progress
+                )
+            except ProcessingTimeout as error:
+                raise BadInput(str(error)) from error
+
+    progress = run(go)
+    console.print(
+        f"processed {progress.written} messages into the ledger"
+        f" ({progress.rejected} rejected, {progress.skipped} already there)"
+    )
+
+
+@app.command("worker")
+def worker(workspace_name: WorkspaceOption = "default") -> None:
+    """Run the stream application continuously (stop with Ctrl-C or SIGTERM)."""
+    from streams.runner import run_worker
+
+    async def go():  # type: ignore[no-untyped-def]
+        ws = await workspace(workspace_name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        console.print(f"worker for workspace {ws.name} running; Ctrl-C stops it")
+        return await run_worker(stream_target(ws), stop)
+
+    progress = run(go)
+    console.print(f"worker stopped after writing {progress.written} entries")

@@ -1,0 +1,1 @@
+"""Use cases behind the CLI: each composes the domain with the Kafka and PostgreSQL adapters."""

@@ -1,0 +1,170 @@
+"""`ledger replay`: rebuild a ledger from the raw log into an empty workspace and compare.
+
+The target consumes the SOURCE workspace's raw topic (optionally starting from monthly
+archives), with the source's learner key, then re-issues settlements at the same
+closing points, which are themselves in the log. Then entry hashes, chain heads and
+settlement digests are compared one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.operations.archive import read_archived_messages
+from ledger.operations.settle import closed_periods, closing_point, issue_for_closing
+from ledger.operations.workspace import Workspace, WorkspaceError
+from ledger.store.engine import create_ledger_engine
+from ledger.store.schema import entries, settlements
+from streams.runner import StreamTarget, end_offsets, process_until_idle
+from streams.writer import LedgerWriter, OffsetGap
+
+differences_listed_max = 20
+compare_fetch_rows = 50_000
+
+
+@dataclass
+class ReplayReport:
+    entries_compared: int = 0
+    settlements_compared: int = 0
+    differences: list[str] = field(default_factory=list)
+    difference_count: int = 0
+
+    def differ(self, text_: str) -> None:
+        self.difference_count += 1
+        if len(self.differences) < differences_listed_max:
+            self.differences.append(text_)
+
+    @property
+    def identical(self) -> bool:
+        return self.difference_count == 0
+
+
+async def _entry_count(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(entries))).scalar_one())
+
+
+async def _replay_archives(
+    target: StreamTarget, archive_dir: Path, report: ReplayReport
+) -> bool:
+    """Feed archived raw messages through the same writer; False if the archive has a hole."""
+    engine = create_ledger_engine(target.database_url)
+    writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
+    try:
+        for partition, batch in read_archived_messages(archive_dir, target.raw_topic):
+            try:
+                await writer.write(partition, batch)
+            except OffsetGap as gap:
+                report.differ(f"archive: {gap}; the archive is missing raw messages")
+                return False
+    finally:
+        await engine.dispose()
+    return True
+
+
+async def _hashes(conn: AsyncConnection) -> Iterator[tuple[int, int, bytes]]:
+    result = await conn.stream(
+        select(entries.c.chain, entries.c.seq, entries.c.hash).order_by(
+            entries.c.chain, entries.c.seq
+        ),
+    )
+    rows = []
+    async for row in result:
+        rows.append((row.chain, row.seq, bytes(row.hash)))
+    return iter(rows)
+
+
+async def compare_ledgers(source_url: str, target_url: str, report: ReplayReport) -> None:
+    source_engine = create_ledger_engine(source_url)
+    target_engine = create_ledger_engine(target_url)
+    try:
+        async with source_engine.connect() as source, target_engine.connect() as target:
+            source_rows = await _hashes(source)
+            target_rows = dict(((c, s), h) for c, s, h in await _hashes(target))
+            for chain, seq, digest in source_rows:
+                report.entries_compared += 1
+                replayed = target_rows.pop((chain, seq), None)
+                if replayed is None:
+                    report.differ(f"entry chain {chain} seq {seq}: missing from the replay")
+                elif replayed != digest:
+                    report.differ(
+                        f"entry chain {chain} seq {seq}: hash {digest.hex()[:16]}… in the ledger,"
+                        f" {replayed.hex()[:16]}… replayed"
+                    )
+            for (chain, seq) in sorted(target_rows):
+                report.differ(f"entry chain {chain} seq {seq}: only in the replay")
+            source_docs = {
+                (r.period, r.municipality, r.vendor): r.digest
+                for r in await source.execute(select(settlements))
+            }
+            target_docs = {
+                (r.period, r.municipality, r.vendor): r.digest
+                for r in await target.execute(select(settlements))
+            }
+            for key in sorted(source_docs.keys() | target_docs.keys()):
+                report.settlements_compared += 1
+                name = "_".join(key)
+                if key not in target_docs:
+                    report.differ(f"settlement {name}: not reproduced")
+                elif key not in source_docs:
+                    report.differ(f"settlement {name}: only in the replay")
+                elif source_docs[key] != target_docs[key]:
+                    report.differ(
+                        f"settlement {name}: digest {source_docs[key]} in the ledger,"
+                        f" {target_docs[key]} replayed"
+                    )
+    finally:
+        await source_engine.dispose()
+        await target_engine.dispose()
+
+
+async def replay(
+    source: Workspace, target: Workspace, *, archive_dir: Path | None = None
+) -> ReplayReport:
+    report = ReplayReport()
+    target_engine = create_ledger_engine(target.database_url)
+    try:
+        async with target_engine.connect() as conn:
+            if await _entry_count(conn):
+                raise WorkspaceError(
+                    f"workspace {target.name} is not empty: replay needs an empty workspace"
+                )
+    finally:
+        await target_engine.dispose()
+    key = source.learner_key()
+    target.adopt_learner_key(key)
+    stream = StreamTarget(
+        app_id=f"ledger-replay-{target.name}",
+        bootstrap=source.endpoints.kafka_bootstrap,
+        raw_topic=source.topics.raw,
+        rejected_topic=target.topics.rejected,
+        database_url=target.database_url,
+        learner_key=key,
+    )
+    if archive_dir is not None and not await _replay_archives(stream, archive_dir, report):
+        return report
+    await process_until_idle(stream)
+    chain_count = len(await end_offsets(stream.bootstrap, stream.raw_topic))
+    source_engine = create_ledger_engine(source.database_url)
+    target_engine = create_ledger_engine(target.database_url)
+    try:
+        async with source_engine.connect() as conn:
+            closings = await closed_periods(conn)
+        for closed in closings:
+            async with target_engine.begin() as conn:
+                point = await closing_point(conn, closed.close_id, chain_count)
+                if point is None:
+                    report.differ(f"closing {closed.close_id}: its close markers are not in the log")
+                    continue
+                await issue_for_closing(conn, point)
+    finally:
+        await source_engine.dispose()
+        await target_engine.dispose()
+    await compare_ledgers(source.database_url, target.database_url, report)
+    return report
+
+

@@ -1,0 +1,74 @@
+"""Opening a workspace: services up, its database migrated, its topics and learner key present."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.services import Endpoints, ensure_services, ledger_home
+from infra.workspace import Topics, ensure_topics, ensure_workspace_database, topic_names
+from ledger.store.migrate import migrate
+
+raw_topic_partitions = 4
+learner_key_bytes = 32
+
+
+class WorkspaceError(Exception):
+    """The workspace cannot be used as asked (e.g. a replay target that is not empty)."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    name: str
+    home: Path
+    endpoints: Endpoints
+    database_url: str
+    topics: Topics
+
+    @property
+    def learner_key_path(self) -> Path:
+        return secrets_dir(self.home) / f"{self.name}.key"
+
+    def learner_key(self) -> bytes:
+        """The HMAC key for learner ids: outside the database, created on first use."""
+        path = self.learner_key_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(secrets.token_bytes(learner_key_bytes))
+        key = path.read_bytes()
+        if len(key) != learner_key_bytes:
+            raise WorkspaceError(f"learner key {path} is damaged: expected {learner_key_bytes} bytes")
+        return key
+
+    def adopt_learner_key(self, key: bytes) -> None:
+        """A replay target must hash learners exactly as its source did."""
+        path = self.learner_key_path
+        if path.exists():
+            if path.read_bytes() != key:
+                raise WorkspaceError(
+                    f"workspace {self.name} already has a different learner key ({path})"
+                )
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(key)
+
+
+def secrets_dir(home: Path) -> Path:
+    override = os.environ.get("LEDGER_SECRETS_DIR")
+    return Path(override) if override else home / "secrets"
+
+
+async def open_workspace(name: str, *, home: Path | None = None) -> Workspace:
+    home = home or ledger_home()
+    endpoints = ensure_services(home)
+    database_url = await ensure_workspace_database(endpoints, name)
+    await migrate(database_url)
+    topics = topic_names(name)
+    await ensure_topics(endpoints.kafka_bootstrap, topics, partitions=raw_topic_partitions)
+    return Workspace(name, home, endpoints, database_url, topics)

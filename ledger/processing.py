@@ -1,0 +1,340 @@
+"""From raw log messages to ledger entry drafts: the deterministic fold of one partition.
+
+Pure: no Kafka, no database. The stream adapter supplies the messages of one
+partition in offset order, what the ledger already holds for their event ids, and
+the catalogues; this module decides every outcome. Because all copies of one event
+id share a partition (the message key), the partition order alone decides which copy
+came first, so a replay of the same log reaches the same decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from billing.periods import period_of
+from ledger.attribution import AttributionIndex
+from ledger.catalogue import Catalogue
+from ledger.catalogue_file import catalogue_from_canonical_json, catalogue_sha256
+from ledger.chain import EntryDraft
+from ledger.events import (
+    Rejection,
+    UsageEvent,
+    check_event,
+    content_digest,
+    event_from_json,
+    event_from_record,
+    learner_hash,
+)
+from ledger.invariants import invariant
+from schemas.codec import UndecodableMessage, decode
+
+KIND_EVENT = "event"
+KIND_CATALOGUE = "catalogue"
+KIND_CLOSE = "close"
+STATUS_ACCEPTED = "accepted"
+STATUS_DUPLICATE = "duplicate"
+STATUS_REJECTED = "rejected"
+
+USAGE_EVENT = "no.ledger.UsageEvent"
+RAW_SUBMISSION = "no.ledger.RawSubmission"
+CATALOGUE_MARKER = "no.ledger.CatalogueMarker"
+CLOSE_MARKER = "no.ledger.CloseMarker"
+
+reason_detail_chars_max = 300
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message of the raw log, as the broker delivered it."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+    @property
+    def received_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A raw message after Avro decoding: its schema name and record, or why it failed."""
+
+    message: RawMessage
+    schema_name: str | None
+    record: Mapping[str, object]
+    error: UndecodableMessage | None = None
+
+    @property
+    def event_key(self) -> tuple[str, str] | None:
+        vendor, event_id = self.record.get("vendor"), self.record.get("event_id")
+        if self.schema_name == USAGE_EVENT and isinstance(vendor, str) and isinstance(event_id, str):
+            return vendor, event_id
+        return None
+
+
+def decode_message(message: RawMessage) -> Decoded:
+    try:
+        name, record = decode(message.value)
+    except UndecodableMessage as error:
+        return Decoded(message, None, {}, error)
+    return Decoded(message, name, record)
+
+
+@dataclass(frozen=True)
+class CatalogueVersion:
+    version: int
+    sha256: str
+    document: bytes  # canonical JSON
+    catalogue: Catalogue
+
+
+@dataclass
+class PartitionState:
+    """What deciding needs to know about the partition so far."""
+
+    catalogue: CatalogueVersion | None
+    # (vendor, event_id) -> content digest of the accepted event, for ids seen in this batch
+    accepted: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    draft: EntryDraft
+    new_catalogue: CatalogueVersion | None = None  # set for a catalogue marker not seen before
+
+
+def _clip(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line[:reason_detail_chars_max]
+
+
+def _text(record: Mapping[str, object], key: str) -> str | None:
+    value = record.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _blank(message: RawMessage, source_topic: str, state: PartitionState) -> EntryDraft:
+    return EntryDraft(
+        kind=KIND_EVENT,
+        status=None,
+        source_topic=source_topic,
+        source_offset=message.offset,
+        received_at=message.received_at,
+        vendor=None,
+        event_id=None,
+        product=None,
+        school=None,
+        municipality=None,
+        learner_hash=None,
+        role=None,
+        action=None,
+        item=None,
+        quantity=None,
+        unit=None,
+        occurred_at=None,
+        period=None,
+        licence_id=None,
+        catalogue_version=state.catalogue.version if state.catalogue else None,
+        content_digest=None,
+        reason_code=None,
+        reason_detail=None,
+        reference=None,
+    )
+
+
+def _rejected(base: EntryDraft, rejection: Rejection) -> EntryDraft:
+    return replace(
+        base,
+        status=STATUS_REJECTED,
+        reason_code=str(rejection.reason_code),
+        reason_detail=_clip(rejection.detail),
+    )
+
+
+def _partial_fields(
+    base: EntryDraft, record: Mapping[str, object], learner_key: bytes
+) -> EntryDraft:
+    """What can be kept of an event that failed its schema check (learner hashed)."""
+    learner = _text(record, "learner")
+    quantity = record.get("quantity")
+    return replace(
+        base,
+        vendor=_text(record, "vendor"),
+        event_id=_text(record, "event_id"),
+        product=_text(record, "product"),
+        school=_text(record, "school"),
+        learner_hash=learner_hash(learner_key, learner) if learner else None,
+        role=_text(record, "role"),
+        action=_text(record, "action"),
+        item=_text(record, "item"),
+        quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+        unit=_text(record, "unit"),
+    )
+
+
+def _event_fields(base: EntryDraft, event: UsageEvent, hashed_learner: bytes) -> EntryDraft:
+    return replace(
+        base,
+        vendor=event.vendor,
+        event_id=event.event_id,
+        product=event.product,
+        school=event.school,
+        learner_hash=hashed_learner,
+        role=event.role,
+        action=event.action,
+        item=event.item,
+        quantity=event.quantity,
+        unit=event.unit,
+        occurred_at=event.occurred_at,
+        period=period_of(event.occurred_at),
+        content_digest=content_digest(event, hashed_learner),
+    )
+
+
+class PartitionDecider:
+    """Decides the outcome of each message of one partition, in offset order."""
+
+    def __init__(
+        self,
+        *,
+        source_topic: str,
+        learner_key: bytes,
+        state: PartitionState,
+        existing_accepted: Mapping[tuple[str, str], bytes],
+        known_catalogue: Callable[[int], CatalogueVersion | None],
+    ) -> None:
+        self._topic = source_topic
+        self._key = learner_key
+        self._state = state
+        self._existing = existing_accepted
+        self._known_catalogue = known_catalogue
+        self._index: AttributionIndex | None = (
+            AttributionIndex(state.catalogue.catalogue) if state.catalogue else None
+        )
+
+    @property
+    def state(self) -> PartitionState:
+        return self._state
+
+    def decide(self, decoded: Decoded) -> Outcome:
+        message = decoded.message
+        base = _blank(message, self._topic, self._state)
+        if decoded.error is not None:
+            error = decoded.error
+            return Outcome(_rejected(base, Rejection(error.reason_code, error.detail)))
+        name, record = decoded.schema_name, decoded.record
+        if name == USAGE_EVENT:
+            return Outcome(self._decide_event(base, record, message.received_at))
+        if name == RAW_SUBMISSION:
+            return Outcome(self._decide_raw_submission(base, record))
+        if name == CATALOGUE_MARKER:
+            return self._decide_catalogue(base, record)
+        if name == CLOSE_MARKER:
+            return Outcome(
+                replace(
+                    base,
+                    kind=KIND_CLOSE,
+                    reference=str(record["close_id"]),
+                    period=str(record["period"]),
+                )
+            )
+        return Outcome(
+            _rejected(base, Rejection("schema_violation", f"unexpected message type {name}"))
+        )
+
+    def _decide_raw_submission(
+        self, base: EntryDraft, record: Mapping[str, object]
+    ) -> EntryDraft:
+        """A line the producer could not encode: the domain decides why, from the body alone."""
+        with_ids = replace(
+            base, vendor=_text(record, "vendor"), event_id=_text(record, "event_id")
+        )
+        body = record.get("body")
+        parsed = event_from_json(body) if isinstance(body, bytes) else None
+        if isinstance(parsed, Rejection):
+            return _rejected(with_ids, parsed)
+        problem = _text(record, "problem") or "the event could not be encoded"
+        return _rejected(with_ids, Rejection("schema_violation", problem))
+
+    def _decide_catalogue(self, base: EntryDraft, record: Mapping[str, object]) -> Outcome:
+        version = record["version"]
+        sha256 = record["sha256"]
+        document = record["document"]
+        invariant(
+            isinstance(version, int) and isinstance(sha256, str) and isinstance(document, bytes),
+            "catalogue marker has the wrong shape",
+        )
+        assert isinstance(version, int) and isinstance(sha256, str)
+        assert isinstance(document, bytes)
+        known = self._known_catalogue(version)
+        new: CatalogueVersion | None = None
+        if known is None:
+            catalogue = catalogue_from_canonical_json(document)
+            invariant(
+                catalogue_sha256(catalogue) == sha256,
+                f"catalogue marker version {version}: document does not match its sha256",
+            )
+            known = new = CatalogueVersion(version, sha256, document, catalogue)
+        invariant(known.sha256 == sha256, f"catalogue version {version} has two contents")
+        self._state.catalogue = known
+        self._index = AttributionIndex(known.catalogue)
+        draft = replace(base, kind=KIND_CATALOGUE, catalogue_version=version, reference=sha256)
+        return Outcome(draft, new_catalogue=new)
+
+    def _decide_event(
+        self, base: EntryDraft, record: Mapping[str, object], received_at: datetime
+    ) -> EntryDraft:
+        parsed = event_from_record(record)
+        if isinstance(parsed, Rejection):
+            return _rejected(_partial_fields(base, record, self._key), parsed)
+        event = parsed
+        hashed = learner_hash(self._key, event.learner)
+        draft = _event_fields(base, event, hashed)
+        catalogue = self._state.catalogue.catalogue if self._state.catalogue else None
+        rejection = check_event(event, catalogue, received_at)
+        if rejection is not None:
+            return _rejected(draft, rejection)
+        key = (event.vendor, event.event_id)
+        previous = self._state.accepted.get(key) or self._existing.get(key)
+        if previous is not None:
+            if previous == draft.content_digest:
+                return replace(draft, status=STATUS_DUPLICATE)
+            return _rejected(
+                draft,
+                Rejection(
+                    "conflicting_duplicate",
+                    f"event {event.event_id} was accepted before with different content",
+                ),
+            )
+        invariant(catalogue is not None and self._index is not None, "accepted without catalogue")
+        assert catalogue is not None and self._index is not None
+        licence = self._index.attribute(
+            event.vendor, event.product, event.school, event.occurred_at
+        )
+        assert draft.content_digest is not None
+        self._state.accepted[key] = draft.content_digest
+        return replace(
+            draft,
+            status=STATUS_ACCEPTED,
+            municipality=catalogue.municipality_of_school(event.school),
+            licence_id=licence.id if licence else None,
+        )
+
+
+def decide_batch(decider: PartitionDecider, batch: Sequence[Decoded]) -> list[Outcome]:
+    """Outcomes for consecutive messages of one partition (offsets contiguous)."""
+    outcomes = []
+    previous_offset: int | None = None
+    for decoded in batch:
+        offset = decoded.message.offset
+        invariant(
+            previous_offset is None or offset == previous_offset + 1,
+            f"partition {decoded.message.partition}: offsets not contiguous at {offset}",
+        )
+        previous_offset = offset
+        outcomes.append(decider.decide(decoded))
+    return outcomes

@@ -1,0 +1,643 @@
+"""`ledger verify`: recompute every hash chain, closing and settlement digest of a ledger.
+
+Entries. PostgreSQL encodes each row with `ledger.entry_bytes` (SQL, created by the
+migration) and Python hashes it with hashlib, so the check does not trust the write
+path: `ledger/chain.py` encoded and hashed the row when it was written, an independent
+implementation encodes it again now. For each chain, in seq order:
+
+- seq runs 1, 2, 3 … without a gap;
+- prev_hash equals the hash stored in the entry before (GENESIS_HASH for seq 1);
+- hash equals SHA-256(prev_hash ‖ entry_bytes(row)).
+
+A row changed by anyone, even a superuser who disabled the triggers, no longer hashes
+to its stored hash; a deleted row leaves a gap; a row replaced with a recomputed hash
+breaks the link from the next entry. Closings pin every chain's head at a close, so a
+rewritten tail is found too, and each settlement is checked against its digest and
+its lines.
+
+Speed: each chain is cut into segments of `verify_segment_entries` seqs, verified in a
+pool of processes (one per core): PostgreSQL encodes in C, each process hashes with
+hashlib; the work is split across both. Every process reads the same MVCC snapshot
+(exported by the coordinating transaction), so the report is of one point in time even
+while writers append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from ledger.chain import DRAFT_FIELDS, GENESIS_HASH, EntryDraft, canonical_bytes, entry_hash
+from ledger.invariants import InvariantViolation, invariant
+from ledger.store.engine import asyncpg_dsn
+
+verify_segment_entries = 50_000  # seqs per unit of work: one query, held in memory at once
+verify_in_process_entries_max = 150_000  # up to this many, no worker processes (startup costs more)
+verify_processes_max = 8  # upper bound on worker processes, whatever the core count
+verify_settlements_fetch_rows = 500  # settlements per round trip of the cursor
+verify_hash_hex_shown = 16  # hex digits of a hash shown in a damage message
+
+# Verify sessions: read only; JIT compile time is not worth it for these plain queries;
+# the segment query must walk the primary key in order (no bitmap scan + sort, which
+# the planner likes for a large range but which sorts on disk); we run our own
+# parallelism, so no parallel query on top.
+verify_server_settings = {
+    "application_name": "ledger-verify",
+    "default_transaction_read_only": "on",
+    "jit": "off",
+    "enable_bitmapscan": "off",
+    "enable_sort": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+SNAPSHOT_ID_PATTERN = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
+
+CHAINS_QUERY = """
+SELECT chain, min(seq) AS seq_min, max(seq) AS seq_max, count(*) AS entries
+FROM ledger.entries GROUP BY chain ORDER BY chain
+"""
+
+# One segment, plus the entry before it (for the link); the message is what was hashed.
+SEGMENT_QUERY = """
+SELECT e.seq, e.hash, e.prev_hash || ledger.entry_bytes(e) AS message
+FROM ledger.entries AS e
+WHERE e.chain = $1 AND e.seq BETWEEN $2 AND $3
+ORDER BY e.seq
+"""
+
+ENTRY_QUERY = """
+SELECT * FROM ledger.entries WHERE chain = $1 AND seq = $2
+"""
+
+ENTRY_BYTES_QUERY = """
+SELECT ledger.entry_bytes(e) FROM ledger.entries AS e WHERE chain = $1 AND seq = $2
+"""
+
+CLOSINGS_QUERY = """
+SELECT close_id, period, heads FROM ledger.closings ORDER BY period, close_id
+"""
+
+HEAD_ENTRIES_QUERY = """
+SELECT h.chain, h.seq, e.hash
+FROM unnest($1::integer[], $2::bigint[]) AS h (chain, seq)
+LEFT JOIN ledger.entries AS e ON e.chain = h.chain AND e.seq = h.seq
+"""
+
+SETTLEMENTS_QUERY = """
+SELECT s.period, s.municipality, s.vendor, s.close_id, s.document, s.digest,
+       c.period AS closing_period,
+       (SELECT json_agg(json_build_array(l.line_no, l.licence, l.usage_period, l.quantity,
+                                         l.amount_ore, l.adjustment) ORDER BY l.line_no)::text
+          FROM ledger.settlement_lines AS l
+         WHERE l.period = s.period AND l.municipality = s.municipality
+           AND l.vendor = s.vendor) AS lines
+FROM ledger.settlements AS s
+LEFT JOIN ledger.closings AS c ON c.close_id = s.close_id
+ORDER BY s.period, s.municipality, s.vendor
+"""
+
+ORPHAN_LINES_QUERY = """
+SELECT l.period, l.municipality, l.vendor, l.line_no
+FROM ledger.settlement_lines AS l
+WHERE NOT EXISTS (SELECT FROM ledger.settlements AS s
+                  WHERE s.period = l.period AND s.municipality = l.municipality
+                    AND s.vendor = l.vendor)
+ORDER BY l.period, l.municipality, l.vendor, l.line_no
+"""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    entries_checked: int
+    chains: int
+    closings_checked: int
+    settlements_checked: int
+    damages_found: int
+    first_damage: str | None  # one readable line naming the first damage; None when ok
+
+
+@dataclass(frozen=True)
+class ChainExtent:
+    chain: int
+    seq_min: int
+    seq_max: int
+    entries: int
+
+
+@dataclass(frozen=True, order=True)
+class Segment:
+    chain: int
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong at one entry, before it is described for people."""
+
+    seq: int
+    kind: str  # gap | link | hash
+    stored: bytes = b""  # link: the prev_hash stored; hash: the hash stored
+    expected: bytes = b""  # link: the previous entry's hash; hash: the hash computed
+    gap_from_seq: int = 0  # gap: the first missing seq (the last is seq - 1, or last_seq)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    segment: Segment
+    entries_checked: int
+    damages_found: int
+    first_damage: str | None
+
+
+# ---------------------------------------------------------------------- pure checks
+
+
+def plan_segments(
+    extents: Sequence[ChainExtent], segment_entries: int = verify_segment_entries
+) -> list[Segment]:
+    """Every chain from seq 1 to its last seq, cut into segments of at most `segment_entries`."""
+    invariant(segment_entries >= 1, "a segment must hold at least one entry")
+    segments: list[Segment] = []
+    for extent in extents:
+        for first_seq in range(1, extent.seq_max + 1, segment_entries):
+            last_seq = min(first_seq + segment_entries - 1, extent.seq_max)
+            segments.append(Segment(extent.chain, first_seq, last_seq))
+    return segments
+
+
+def scan_segment(
+    rows: Sequence[Sequence[Any]], segment: Segment, predecessor_hash: bytes
+) -> tuple[int, list[Finding]]:
+    """Check rows (seq, hash, prev_hash ‖ entry bytes) of one segment, in seq order.
+
+    `predecessor_hash` is the hash of the entry before the segment (GENESIS_HASH before
+    seq 1), or b"" when that entry is missing (its gap is the previous segment's
+    finding). Returns the rows checked and every finding, in seq order. The hot loop of
+    `ledger verify`: keep it to a comparison, a prefix test and one hash per row.
+    """
+    sha256 = hashlib.sha256
+    findings: list[Finding] = []
+    expected_seq = segment.first_seq
+    previous_hash = predecessor_hash
+    for seq, stored_hash, message in rows:
+        if seq != expected_seq or not message.startswith(previous_hash):
+            if seq != expected_seq:
+                findings.append(Finding(seq, "gap", gap_from_seq=expected_seq))
+            else:
+                stored_prev = bytes(message[: len(GENESIS_HASH)])
+                findings.append(Finding(seq, "link", stored=stored_prev, expected=previous_hash))
+        computed = sha256(message).digest()
+        if computed != stored_hash:
+            findings.append(Finding(seq, "hash", stored=bytes(stored_hash), expected=computed))
+        previous_hash = stored_hash
+        expected_seq = seq + 1
+    if expected_seq <= segment.last_seq:
+        findings.append(Finding(segment.last_seq + 1, "gap", gap_from_seq=expected_seq))
+    return len(rows), findings
+
+
+def short_hex(value: bytes) -> str:
+    text = value.hex()
+    return text if len(text) <= verify_hash_hex_shown else text[:verify_hash_hex_shown] + "…"
+
+
+def canonical_json_text(value: object) -> str:
+    """Canonical JSON: keys sorted, separators "," and ":", non-ASCII as is (UTF-8)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    body = {key: value for key, value in document.items() if key != "digest"}
+    return "sha256:" + hashlib.sha256(canonical_json_text(body).encode("utf-8")).hexdigest()
+
+
+def amount_ore(amount: object) -> int | None:
+    """A two-decimal amount string ("10150.00", "-12.50") as øre; None if it is not one."""
+    if not isinstance(amount, str):
+        return None
+    try:
+        ore = Decimal(amount) * 100
+    except InvalidOperation:
+        return None
+    if not ore.is_finite() or ore != ore.to_integral_value():
+        return None
+    return int(ore)
+
+
+def settlement_problem(
+    key: tuple[str, str, str],
+    close_id: str,
+    closing_period: str | None,
+    document_text: str,
+    digest: str,
+    lines_json: str | None,
+) -> str | None:
+    """What is wrong with one stored settlement, or None. `key` = (period, municipality, vendor)."""
+    try:
+        document = json.loads(document_text)
+    except ValueError as error:
+        return f"the document is not valid JSON ({error})"
+    if not isinstance(document, dict):
+        return "the document is not a JSON object"
+    computed = document_digest(document)
+    if digest != computed:
+        return (
+            f"digest column {digest} but the document hashes to {computed};"
+            " the document or its digest was changed after it was issued"
+        )
+    if document.get("digest") != computed:
+        return (
+            f"the document's own digest {document.get('digest')!r} is not {computed};"
+            " the document was changed after it was issued"
+        )
+    if canonical_json_text(document) != document_text:
+        return "the document is not stored in canonical JSON form; it was rewritten"
+    for name, value in zip(("period", "municipality", "vendor"), key, strict=True):
+        if document.get(name) != value:
+            return f"the document's {name} is {document.get(name)!r}, the row's is {value!r}"
+    if closing_period is None:
+        return f"close_id {close_id!r} names no closing"
+    if closing_period != key[0]:
+        return f"close_id {close_id!r} closes period {closing_period}, not {key[0]}"
+    return lines_problem(document.get("lines"), json.loads(lines_json) if lines_json else [])
+
+
+def lines_problem(document_lines: object, stored_lines: list[list[Any]]) -> str | None:
+    """Compare the document's lines with the settlement_lines rows (in line_no order)."""
+    if not isinstance(document_lines, list):
+        return "the document has no list of lines"
+    if len(document_lines) != len(stored_lines):
+        return (
+            f"the document has {len(document_lines)} lines,"
+            f" settlement_lines has {len(stored_lines)}"
+        )
+    for number, (line, stored) in enumerate(zip(document_lines, stored_lines, strict=True), 1):
+        line_no, licence, usage_period, quantity, stored_amount_ore, adjustment = stored
+        if line_no != number:
+            return f"settlement_lines has line_no {line_no} where line {number} belongs"
+        if not isinstance(line, dict):
+            return f"line {number} of the document is not an object"
+        document_values = (
+            line.get("licence"),
+            line.get("usage_period"),
+            line.get("quantity"),
+            amount_ore(line.get("amount")),
+            line.get("adjustment", adjustment),
+        )
+        stored_values = (licence, usage_period, quantity, stored_amount_ore, adjustment)
+        if document_values != stored_values:
+            return (
+                f"line {number}: the document says (licence, usage_period, quantity,"
+                f" amount_ore, adjustment) = {document_values},"
+                f" settlement_lines says {stored_values}"
+            )
+    return None
+
+
+def parse_heads(heads_text: str) -> list[tuple[int, int, str]] | str:
+    """A closing's heads as (chain, seq, hash hex), or what is wrong with them."""
+    try:
+        heads = json.loads(heads_text)
+    except ValueError as error:
+        return f"heads is not valid JSON ({error})"
+    if canonical_json_text(heads) != heads_text:
+        return "heads is not stored in canonical JSON form; it was rewritten"
+    parsed: list[tuple[int, int, str]] = []
+    if not isinstance(heads, list):
+        return "heads is not a JSON list"
+    for head in heads:
+        if not (
+            isinstance(head, dict)
+            and set(head) == {"chain", "seq", "hash"}
+            and type(head["chain"]) is int
+            and type(head["seq"]) is int
+            and isinstance(head["hash"], str)
+        ):
+            return f"head {head!r} is not {{chain, seq, hash}}"
+        parsed.append((head["chain"], head["seq"], head["hash"]))
+    return parsed
+
+
+# ---------------------------------------------------------------------- database work
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    connection: asyncpg.Connection = await asyncpg.connect(
+        asyncpg_dsn(database_url), server_settings=verify_server_settings
+    )
+    return connection
+
+
+async def _describe_entry(connection: asyncpg.Connection, chain: int, seq: int) -> str:
+    row = await connection.fetchrow(
+        "SELECT source_offset, event_id FROM ledger.entries WHERE chain = $1 AND seq = $2",
+        chain,
+        seq,
+    )
+    if row is None:
+        return f"chain {chain} seq {seq}"
+    event = f", event id {row['event_id']}" if row["event_id"] is not None else ""
+    return f"chain {chain} seq {seq} (source offset {row['source_offset']}{event})"
+
+
+async def _python_hash(connection: asyncpg.Connection, chain: int, seq: int) -> bytes | None:
+    """The entry's hash computed by ledger/chain.py from the row as stored."""
+    row = await connection.fetchrow(ENTRY_QUERY, chain, seq)
+    if row is None:
+        return None
+    draft = EntryDraft(**{name: row[name] for name in DRAFT_FIELDS})
+    return entry_hash(bytes(row["prev_hash"]), canonical_bytes(chain, seq, draft))
+
+
+async def describe_finding(
+    connection: asyncpg.Connection, chain: int, finding: Finding, last_seq: int
+) -> str:
+    """One readable line naming the entry and what differs."""
+    if finding.kind == "gap":
+        missing_to = finding.seq - 1
+        missing = (
+            f"seq {finding.gap_from_seq}"
+            if missing_to == finding.gap_from_seq
+            else f"seqs {finding.gap_from_seq}..{missing_to}"
+        )
+        if finding.seq > last_seq:
+            after = "the end of the segment"
+        else:
+            after = await _describe_entry(connection, chain, finding.seq)
+        return (
+            f"chain {chain}: {missing} missing before {after};"
+            " a row was deleted after it was written"
+        )
+    entry = await _describe_entry(connection, chain, finding.seq)
+    if finding.kind == "link":
+        return (
+            f"{entry}: prev_hash {short_hex(finding.stored)} is not the hash of seq"
+            f" {finding.seq - 1} ({short_hex(finding.expected)});"
+            " an entry was replaced or the chain was re-linked"
+        )
+    python_hash = await _python_hash(connection, chain, finding.seq)
+    if python_hash == finding.stored:
+        stored_bytes = await connection.fetchval(ENTRY_BYTES_QUERY, chain, finding.seq)
+        return (
+            f"{entry}: ledger.entry_bytes (SQL) and ledger/chain.py encode this row"
+            f" differently ({len(stored_bytes)} bytes from SQL); a bug in one of them,"
+            " not damage"
+        )
+    return (
+        f"{entry}: hash mismatch: stored {short_hex(finding.stored)} computed"
+        f" {short_hex(finding.expected)}; the row was changed after it was written"
+    )
+
+
+async def verify_segment(connection: asyncpg.Connection, segment: Segment) -> SegmentResult:
+    """Verify one segment in the connection's current transaction."""
+    first_fetched = max(segment.first_seq - 1, 1)
+    rows = await connection.fetch(SEGMENT_QUERY, segment.chain, first_fetched, segment.last_seq)
+    predecessor_hash = GENESIS_HASH if segment.first_seq == 1 else b""
+    if segment.first_seq > 1 and rows and rows[0]["seq"] == segment.first_seq - 1:
+        predecessor_hash = bytes(rows[0]["hash"])
+    if rows and rows[0]["seq"] < segment.first_seq:
+        rows = rows[1:]
+    checked, findings = scan_segment(rows, segment, predecessor_hash)
+    first_damage = None
+    if findings:
+        first_damage = await describe_finding(
+            connection, segment.chain, findings[0], segment.last_seq
+        )
+    return SegmentResult(segment, checked, len(findings), first_damage)
+
+
+async def verify_segment_in_snapshot(
+    connection: asyncpg.Connection, segment: Segment, snapshot: str
+) -> SegmentResult:
+    invariant(SNAPSHOT_ID_PATTERN.match(snapshot) is not None, f"bad snapshot id {snapshot!r}")
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        return await verify_segment(connection, segment)
+
+
+# Worker processes: one event loop and one connection each, for all their segments.
+@dataclass
+class _WorkerState:
+    loop: asyncio.AbstractEventLoop
+    connection: asyncpg.Connection
+
+
+_worker_state: _WorkerState | None = None
+
+
+def _worker_start(database_url: str) -> None:
+    global _worker_state
+    loop = asyncio.new_event_loop()
+    connection = loop.run_until_complete(connect(database_url))
+    _worker_state = _WorkerState(loop, connection)
+    atexit.register(_worker_stop)
+
+
+def _worker_stop() -> None:
+    state = _worker_state
+    if state is not None:
+        state.loop.run_until_complete(state.connection.close())
+        state.loop.close()
+
+
+def _worker_verify_segment(segment: Segment, snapshot: str) -> SegmentResult:
+    state = _worker_state
+    if state is None:
+        raise InvariantViolation("verify worker process was not started")
+    return state.loop.run_until_complete(
+        verify_segment_in_snapshot(state.connection, segment, snapshot)
+    )
+
+
+def worker_processes(entries_total: int, segments: int) -> int:
+    """How many processes to verify with: 0 = in this process."""
+    if entries_total <= verify_in_process_entries_max:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    processes = min(cores or 1, verify_processes_max, segments)
+    return processes if processes > 1 else 0
+
+
+async def _verify_entries(
+    connection: asyncpg.Connection,
+    database_url: str,
+    snapshot: str,
+    extents: Sequence[ChainExtent],
+    progress: Callable[[int, int], None] | None,
+) -> list[SegmentResult]:
+    segments = plan_segments(extents)
+    entries_total = sum(extent.entries for extent in extents)
+    results: list[SegmentResult] = []
+    checked = 0
+
+    def record(result: SegmentResult) -> None:
+        nonlocal checked
+        results.append(result)
+        checked += result.entries_checked
+        if progress is not None:
+            progress(checked, entries_total)
+
+    processes = worker_processes(entries_total, len(segments))
+    if processes == 0:
+        for segment in segments:
+            record(await verify_segment(connection, segment))
+        return sorted(results, key=lambda result: result.segment)
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+        initargs=(database_url,),
+    )
+    try:
+        futures = [
+            loop.run_in_executor(pool, _worker_verify_segment, segment, snapshot)
+            for segment in segments
+        ]
+        for future in asyncio.as_completed(futures):
+            record(await future)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return sorted(results, key=lambda result: result.segment)
+
+
+def _chain_problems(
+    extents: Sequence[ChainExtent], results: Sequence[SegmentResult]
+) -> list[tuple[int, str]]:
+    """Rows outside 1..max(seq): counted by the aggregate but in no segment."""
+    seen: dict[int, int] = {}
+    for result in results:
+        seen[result.segment.chain] = seen.get(result.segment.chain, 0) + result.entries_checked
+    return [
+        (
+            extent.chain,
+            f"chain {extent.chain}: {extent.entries - seen.get(extent.chain, 0)} rows have"
+            f" a seq below 1 (lowest {extent.seq_min}); rows were inserted by hand",
+        )
+        for extent in extents
+        if extent.entries != seen.get(extent.chain, 0)
+    ]
+
+
+async def _verify_closings(connection: asyncpg.Connection) -> tuple[int, list[str]]:
+    problems: list[str] = []
+    closings = await connection.fetch(CLOSINGS_QUERY)
+    for closing in closings:
+        name = f"closing {closing['close_id']} (period {closing['period']})"
+        heads = parse_heads(closing["heads"])
+        if isinstance(heads, str):
+            problems.append(f"{name}: {heads}")
+            continue
+        rows = await connection.fetch(
+            HEAD_ENTRIES_QUERY, [head[0] for head in heads], [head[1] for head in heads]
+        )
+        for (chain, seq, hash_hex), row in zip(heads, rows, strict=True):
+            if row["hash"] is None:
+                problems.append(
+                    f"{name}: the head of chain {chain} at seq {seq} does not exist;"
+                    " entries were deleted after the close"
+                )
+            elif bytes(row["hash"]).hex() != hash_hex:
+                problems.append(
+                    f"{name}: the head of chain {chain} at seq {seq} is"
+                    f" {hash_hex[:verify_hash_hex_shown]}…, the entry's hash is"
+                    f" {short_hex(bytes(row['hash']))}; entries up to it were rewritten"
+                )
+    return len(closings), problems
+
+
+async def _verify_settlements(connection: asyncpg.Connection) -> tuple[int, list[str]]:
+    problems: list[str] = []
+    checked = 0
+    async for row in connection.cursor(SETTLEMENTS_QUERY, prefetch=verify_settlements_fetch_rows):
+        checked += 1
+        key = (row["period"], row["municipality"], row["vendor"])
+        problem = settlement_problem(
+            key,
+            row["close_id"],
+            row["closing_period"],
+            row["document"],
+            row["digest"],
+            row["lines"],
+        )
+        if problem is not None:
+            problems.append(f"settlement {'/'.join(key)}: {problem}")
+    for line in await connection.fetch(ORPHAN_LINES_QUERY):
+        problems.append(
+            f"settlement line {line['period']}/{line['municipality']}/{line['vendor']}"
+            f" #{line['line_no']} belongs to no settlement; the settlement was deleted"
+        )
+    return checked, problems
+
+
+async def _check_encodings(connection: asyncpg.Connection) -> None:
+    for setting in ("server_encoding", "client_encoding"):
+        value = await connection.fetchval(f"SHOW {setting}")
+        invariant(value == "UTF8", f"ledger.entry_bytes needs {setting} UTF8, not {value}")
+
+
+async def verify_ledger(
+    database_url: str, progress: Callable[[int, int], None] | None = None
+) -> VerifyReport:
+    """Check the whole ledger of `database_url`; `progress(entries_checked, entries_total)`.
+
+    The report names the first damage: the lowest (chain, seq) among entries, else the
+    first closing, else the first settlement.
+    """
+    connection = await connect(database_url)
+    try:
+        await _check_encodings(connection)
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
+            extents = [
+                ChainExtent(row["chain"], row["seq_min"], row["seq_max"], row["entries"])
+                for row in await connection.fetch(CHAINS_QUERY)
+            ]
+            results = await _verify_entries(connection, database_url, snapshot, extents, progress)
+            closings_checked, closing_problems = await _verify_closings(connection)
+            settlements_checked, settlement_problems = await _verify_settlements(connection)
+    finally:
+        await connection.close()
+    entry_problems = [
+        (result.segment.chain, result.first_damage)
+        for result in results
+        if result.first_damage is not None
+    ]
+    chain_problems = _chain_problems(extents, results)
+    problems = (
+        [message for _, message in sorted(entry_problems + chain_problems, key=lambda p: p[0])]
+        + closing_problems
+        + settlement_problems
+    )
+    damages_found = (
+        sum(result.damages_found for result in results)
+        + len(chain_problems)
+        + len(closing_problems)
+        + len(settlement_problems)
+    )
+    return VerifyReport(
+        ok=damages_found == 0,
+        entries_checked=sum(result.entries_checked for result in results),
+        chains=len(extents),
+        closings_checked=closings_checked,
+        settlements_checked=settlements_checked,
+        damages_found=damages_found,
+        first_damage=problems[0] if problems else None,
+    )

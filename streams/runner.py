@@ -1,0 +1,132 @@
+"""Running the stream application: continuously (`ledger worker`) or until idle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ledger.store.engine import create_ledger_engine
+from streams.app import Progress, build_app, run_app
+from streams.writer import LedgerWriter
+
+log = logging.getLogger(__name__)
+
+idle_poll_interval_s = 0.1
+idle_wait_s_default = 1800.0
+
+
+class ProcessingTimeout(Exception):
+    """The ledger did not reach the end of the raw log in the time allowed."""
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """Where the worker reads from and writes to (a replay reads another workspace's log)."""
+
+    app_id: str
+    bootstrap: str
+    raw_topic: str
+    rejected_topic: str
+    database_url: str
+    learner_key: bytes
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The offset after the last message of each partition, as of now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def _ledger_offsets(writer: LedgerWriter, partitions: list[int]) -> dict[int, int]:
+    return {p: await writer.next_offset(p) for p in partitions}
+
+
+def _behind(ends: dict[int, int], positions: dict[int, int]) -> int:
+    return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
+
+
+async def process_until_idle(
+    target: StreamTarget,
+    *,
+    timeout_s: float = idle_wait_s_default,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Progress:
+    """Process every message sent before this call, then stop.
+
+    Idle means: for every partition the ledger's next offset has reached the end
+    offset taken at the start. Returns the counters of this run.
+    """
+    engine = create_ledger_engine(target.database_url)
+    writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
+    progress = Progress()
+    try:
+        ends = await end_offsets(target.bootstrap, target.raw_topic)
+        positions = await _ledger_offsets(writer, list(ends))
+        total = _behind(ends, positions)
+        if total == 0:
+            return progress
+        stop = asyncio.Event()
+        app = build_app(
+            app_id=target.app_id,
+            bootstrap=target.bootstrap,
+            raw_topic=target.raw_topic,
+            rejected_topic=target.rejected_topic,
+            writer=writer,
+            progress=progress,
+        )
+
+        async def watch() -> None:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                current = {**positions, **progress.next_offsets}
+                remaining = _behind(ends, current)
+                if on_progress is not None:
+                    on_progress(total - remaining, total)
+                if remaining == 0:
+                    stop.set()
+                    return
+                if time.monotonic() > deadline:
+                    stop.set()
+                    raise ProcessingTimeout(
+                        f"{remaining} of {total} messages still unprocessed after {timeout_s:.0f} s"
+                    )
+                await asyncio.sleep(idle_poll_interval_s)
+
+        watcher = asyncio.ensure_future(watch())
+        await run_app(app, stop)
+        await watcher
+        return progress
+    finally:
+        await engine.dispose()
+
+
+async def run_worker(target: StreamTarget, stop: asyncio.Event) -> Progress:
+    """Run until `stop` is set (SIGTERM/SIGINT in `ledger worker`)."""
+    engine = create_ledger_engine(target.database_url)
+    writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
+    progress = Progress()
+    try:
+        app = build_app(
+            app_id=target.app_id,
+            bootstrap=target.bootstrap,
+            raw_topic=target.raw_topic,
+            rejected_topic=target.rejected_topic,
+            writer=writer,
+            progress=progress,
+        )
+        await run_app(app, stop)
+        return progress
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""Tests of the pure ingestion domain: org numbers, catalogue files, events, attribution, Avro."""
