@@ -19,6 +19,7 @@ from typing import Any, cast
 import faust
 from faust.types import TP, EventT
 
+from ledger.chain import EntryDraft
 from ledger.processing import RawMessage
 from schemas.codec import encode
 from streams.writer import BatchResult, LedgerWriter, OffsetGap, batch_events_max
@@ -77,17 +78,37 @@ def build_app(
         producer_acks=-1,
     )
     raw = app.topic(raw_topic, value_type=bytes, key_type=bytes, internal=False)
-    rejected = app.topic(rejected_topic, value_type=bytes, key_type=bytes, internal=False)
+    rejected_topic_ = app.topic(rejected_topic, value_type=bytes, key_type=bytes, internal=False)
 
     async def _seek_to_ledger(sender: Any, assigned: set[TP], **_: Any) -> None:
+        positions = {}
         for tp in assigned:
-            if tp.topic != raw_topic:
-                continue
-            offset = await writer.next_offset(tp.partition)
-            log.info("partition %s: resuming at ledger offset %s", tp.partition, offset)
-            await app.consumer.seek(tp, offset)
+            if tp.topic == raw_topic:
+                positions[tp] = await writer.next_offset(tp.partition)
+                log.info("partition %s: resuming at ledger offset %s", tp.partition, positions[tp])
+        # seek_wait runs in the consumer's own thread; a plain seek races its fetcher.
+        await app.consumer.seek_wait(positions)
 
     app.on_partitions_assigned.connect(_seek_to_ledger)  # type: ignore[arg-type]
+
+    async def _publish_rejected(rejected: Sequence[tuple[RawMessage, EntryDraft]]) -> None:
+        """Tell vendors (at least once: the database holds the authoritative copy)."""
+        for message, draft in rejected:
+            await rejected_topic_.send(
+                key=f"{message.partition}/{message.offset}".encode(),
+                value=encode(
+                    "no.ledger.RejectedEvent",
+                    {
+                        "source_partition": message.partition,
+                        "source_offset": message.offset,
+                        "vendor": draft.vendor,
+                        "event_id": draft.event_id,
+                        "reason_code": draft.reason_code or "",
+                        "detail": draft.reason_detail or "",
+                        "original": message.value,
+                    },
+                ),
+            )
 
     async def _handle(events: Sequence[EventT[bytes]]) -> None:
         by_partition: dict[int, list[RawMessage]] = defaultdict(list)
@@ -97,30 +118,19 @@ def build_app(
             try:
                 result = await writer.write(partition, messages)
             except OffsetGap as gap:
-                log.warning("%s; seeking back", gap)
-                await app.consumer.seek(TP(raw_topic, partition), gap.expected_offset)
+                log.info("%s; seeking back", gap)
+                progress.written += gap.written
+                progress.rejected += len(gap.rejected)
+                progress.next_offsets[partition] = gap.expected_offset
+                await _publish_rejected(gap.rejected)
+                await app.consumer.seek_wait({TP(raw_topic, partition): gap.expected_offset})
                 continue
             progress.written += result.written
             progress.skipped += result.skipped
             progress.rejected += len(result.rejected)
             progress.batches += 1
             progress.next_offsets[partition] = result.next_offset
-            for message, draft in result.rejected:
-                await rejected.send(
-                    key=f"{message.partition}/{message.offset}".encode(),
-                    value=encode(
-                        "no.ledger.RejectedEvent",
-                        {
-                            "source_partition": message.partition,
-                            "source_offset": message.offset,
-                            "vendor": draft.vendor,
-                            "event_id": draft.event_id,
-                            "reason_code": draft.reason_code or "",
-                            "detail": draft.reason_detail or "",
-                            "original": message.value,
-                        },
-                    ),
-                )
+            await _publish_rejected(result.rejected)
             if on_batch is not None:
                 await on_batch(result)
 

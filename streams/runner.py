@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from infra.workspace import admin_client, wait_for_topics
 from ledger.store.engine import create_ledger_engine
 from streams.app import Progress, build_app, run_app
 from streams.writer import LedgerWriter
@@ -38,11 +39,16 @@ class StreamTarget:
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The offset after the last message of each partition, as of now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    async with admin_client(bootstrap) as admin:
+        partitions = (await wait_for_topics(admin, (topic,)))[topic]
+    # A group id avoids aiokafka 0.14's group-less coordinator, whose stop() raises
+    # CancelledError; nothing is committed and no group is joined (manual assignment).
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=f"{topic}-probe"
+    )
     await consumer.start()
     try:
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:

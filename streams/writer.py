@@ -39,14 +39,28 @@ batch_events_max = 5_000
 
 
 class OffsetGap(Exception):
-    """The batch starts after the next offset the ledger expects: seek back and retry."""
+    """A batch reaches past the next offset the ledger expects: seek back and fetch again.
 
-    def __init__(self, partition: int, expected_offset: int, first_offset: int) -> None:
+    Whatever came before the hole has been written (`written`, `rejected`).
+    """
+
+    def __init__(
+        self,
+        partition: int,
+        expected_offset: int,
+        found_offset: int,
+        *,
+        written: int = 0,
+        rejected: tuple[tuple[RawMessage, EntryDraft], ...] = (),
+    ) -> None:
         super().__init__(
-            f"partition {partition}: ledger expects offset {expected_offset}, got {first_offset}"
+            f"partition {partition}: ledger expects offset {expected_offset}, got {found_offset}"
         )
         self.partition = partition
         self.expected_offset = expected_offset
+        self.found_offset = found_offset
+        self.written = written
+        self.rejected = rejected
 
 
 @dataclass(frozen=True)
@@ -71,21 +85,30 @@ class LedgerWriter:
         return 0 if head is None else head.last_source_offset + 1
 
     async def write(self, partition: int, messages: Sequence[RawMessage]) -> BatchResult:
-        invariant(len(messages) <= batch_events_max * 4, "batch larger than its bound")
-        invariant(
-            all(m.partition == partition for m in messages), "batch mixes partitions"
-        )
+        """Write the run of `messages` that continues the chain; the rest is left for later.
+
+        Around a rebalance a batch can hold messages fetched before and after a seek:
+        out of order, repeated, or with a hole. Only the contiguous run starting at the
+        ledger's next offset is written; a hole raises `OffsetGap` so the consumer seeks
+        back. The raw topic is written by idempotent, non-transactional producers only,
+        so its offsets have no holes of their own: skipping one would lose an event, and
+        safety wins over progress (a real hole keeps the partition waiting, loudly).
+        """
+        invariant(len(messages) <= batch_events_max, "batch larger than its bound")
+        invariant(all(m.partition == partition for m in messages), "batch mixes partitions")
+        ordered = sorted({m.offset: m for m in messages}.values(), key=lambda m: m.offset)
         async with self._engine.begin() as conn:
             await lock_chain(conn, partition)
             head = await chain_head(conn, partition)
             expected = 0 if head is None else head.last_source_offset + 1
-            fresh = [m for m in messages if m.offset >= expected]
-            skipped = len(messages) - len(fresh)
+            fresh = [m for m in ordered if m.offset >= expected]
+            skipped = len(ordered) - len(fresh)
             if not fresh:
                 return BatchResult(partition, 0, skipped, (), expected)
             if fresh[0].offset != expected:
                 raise OffsetGap(partition, expected, fresh[0].offset)
-            batch = [decode_message(m) for m in fresh]
+            run = _contiguous_run(fresh)
+            batch = [decode_message(m) for m in run]
             state = PartitionState(
                 catalogue=await self._catalogue(conn, head.catalogue_version if head else None)
             )
@@ -102,13 +125,19 @@ class LedgerWriter:
                     await self._record_catalogue(conn, outcome.new_catalogue)
             drafts = [outcome.draft for outcome in outcomes]
             written = await append_entries(conn, partition, drafts)
-            invariant(len(written) == len(fresh), "every message yields exactly one entry")
+            invariant(len(written) == len(run), "every message yields exactly one entry")
         rejected = tuple(
             (message, draft)
-            for message, draft in zip(fresh, drafts, strict=True)
+            for message, draft in zip(run, drafts, strict=True)
             if draft.status == STATUS_REJECTED
         )
-        return BatchResult(partition, len(fresh), skipped, rejected, fresh[-1].offset + 1)
+        next_offset = run[-1].offset + 1
+        if len(run) < len(fresh):
+            # The rest lies beyond a hole: have the consumer fetch from next_offset again.
+            raise OffsetGap(
+                partition, next_offset, fresh[len(run)].offset, written=len(run), rejected=rejected
+            )
+        return BatchResult(partition, len(run), skipped, rejected, next_offset)
 
     async def _catalogue(
         self, conn: AsyncConnection, version: int | None
@@ -167,3 +196,12 @@ class LedgerWriter:
         rows = await conn.execute(query)
         return {(row.vendor, row.event_id): row.content_digest for row in rows}
 
+
+def _contiguous_run(messages: Sequence[RawMessage]) -> list[RawMessage]:
+    """The leading messages whose offsets follow each other without a hole."""
+    run = [messages[0]]
+    for message in messages[1:]:
+        if message.offset != run[-1].offset + 1:
+            break
+        run.append(message)
+    return run

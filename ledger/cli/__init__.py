@@ -22,7 +22,8 @@ __all__ = ["app", "audit_commands", "infra_commands", "main", "settle_commands",
 def main() -> None:
     """Entry point: every user-caused error is one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode typer returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
     except BadInput as error:
         print(f"ledger: {error}", file=sys.stderr)
         sys.exit(2)
@@ -36,3 +37,5 @@ def main() -> None:
         sys.exit(2)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

@@ -103,7 +103,9 @@ async def archive_ranges(
 async def write_raw_archive(
     bootstrap: str, topic: str, ranges: Sequence[ArchiveRange], directory: Path
 ) -> list[Path]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=f"{topic}-archive"
+    )
     await consumer.start()
     paths = []
     try:

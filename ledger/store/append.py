@@ -91,7 +91,10 @@ async def append_entries(
     one chain must not interleave, and a transaction that takes seq n must commit
     before any that takes n + 1 can even read the head. Insert order is then commit
     order: a reader following seq never skips a row that commits later. The lock is
-    per chain, so writers of different partitions never wait for each other.
+    per chain, so writers of different partitions never wait for each other. The head
+    is read after the lock is granted, so the transaction must be READ COMMITTED (the
+    default); under REPEATABLE READ its snapshot could predate the previous writer's
+    commit.
 
     At most `append_batch_entries_max` drafts; source offsets must increase. The rows go
     in with one binary COPY. A unique-key conflict (the same source offset or accepted

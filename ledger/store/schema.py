@@ -86,21 +86,23 @@ catalogue_versions = Table(
     "catalogue_versions",
     metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("sha256", Text, nullable=False, unique=True),
+    Column("sha256", Text, nullable=False),
     Column("document", Text, nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("sha256", name="catalogue_versions_sha256_key"),
 )
 
 closings = Table(
     "closings",
     metadata,
     Column("close_id", Text, primary_key=True),
-    Column("period", Text, nullable=False, unique=True),
+    Column("period", Text, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("catalogue_version", Integer, nullable=False),
     # Canonical JSON [{"chain": int, "hash": hex, "seq": int}, ...]: every chain's head
     # at the close, so `ledger verify` can prove no entry before the close changed.
     Column("heads", Text, nullable=False),
+    UniqueConstraint("period", name="closings_period_key"),
 )
 
 settlements = Table(

@@ -15,38 +15,43 @@ breaks the link from the next entry. Closings pin every chain's head at a close,
 rewritten tail is found too, and each settlement is checked against its digest and
 its lines.
 
-Speed: each chain is cut into segments of `verify_segment_entries` seqs, verified in a
-pool of processes (one per core): PostgreSQL encodes in C, each process hashes with
-hashlib; the work is split across both. Every process reads the same MVCC snapshot
-(exported by the coordinating transaction), so the report is of one point in time even
-while writers append.
+Speed: each chain is cut into segments of `verify_segment_entries` seqs, handed to
+worker processes (`ledger.store.verify_worker`, two per core): PostgreSQL encodes the
+rows (C functions called from SQL) while the workers hash with hashlib, so both sides
+run at once and on every core. Measured with benchmarks/verify_bench.py: about 4.5-5 CPU
+µs per entry, roughly 60 % in PostgreSQL (mostly the ~140 function calls of
+entry_bytes per row) and 40 % in Python (asyncpg decoding, one SHA-256). Every worker
+reads the same MVCC snapshot (exported by the coordinating transaction), so the report
+describes one point in time even while writers append.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import hashlib
 import json
-import multiprocessing
 import os
 import re
+import sys
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from ledger.chain import DRAFT_FIELDS, GENESIS_HASH, EntryDraft, canonical_bytes, entry_hash
 from ledger.invariants import InvariantViolation, invariant
-from ledger.store.engine import asyncpg_dsn
 
-verify_segment_entries = 50_000  # seqs per unit of work: one query, held in memory at once
-verify_in_process_entries_max = 150_000  # up to this many, no worker processes (startup costs more)
-verify_processes_max = 8  # upper bound on worker processes, whatever the core count
+verify_segment_entries = 25_000  # seqs per unit of work: one query, held in memory at once
+verify_in_process_entries_max = 50_000  # up to this many, no workers: starting them costs more
+verify_processes_per_core = 2  # worker processes per core (see worker_processes)
+verify_processes_max = 16  # upper bound on worker processes, whatever the core count
+verify_worker_line_bytes_max = 1 << 20  # one result line from a worker
 verify_settlements_fetch_rows = 500  # settlements per round trip of the cursor
+verify_damages_reported_max = 20  # damage lines a report carries (all are counted)
 verify_hash_hex_shown = 16  # hex digits of a hash shown in a damage message
 
 # Verify sessions: read only; JIT compile time is not worth it for these plain queries;
@@ -62,11 +67,48 @@ verify_server_settings = {
     "max_parallel_workers_per_gather": "0",
 }
 
+# The database functions verify relies on, as the migrations created them: sha256 of
+# pg_proc.prosrc. A superuser who can change rows can also redefine these (for example
+# to return the old bytes for a changed row), so verify checks them before trusting them.
+EXPECTED_FUNCTION_SOURCES = {
+    "ledger.encode_bytes(bytea)":
+        "361d574b3efa2ddb12c4525da0f488b8ff4dd12e9d91f7ebc2fb2e4fb903978a",
+    "ledger.encode_integer(bigint)":
+        "9a50e313bb33dbeec1bab6487f7d8bc36ea48bf52b73559a2257ad0493916640",
+    "ledger.encode_text(text)":
+        "f56575fbce1d7bdba2223b438d39c775f3e26cbe2ec34521ca312d1efd5fadc8",
+    "ledger.encode_timestamp(timestamp with time zone)":
+        "bc4d9f2d15941546edcbaa9927a0c73da11b602148b037fd38e7be0e51dc43c1",
+    "ledger.entry_bytes(ledger.entries)":
+        "d84b38443c3df5e3ea64739e0920f4a8a743625f554073a8af62f6cc873adf35",
+    "ledger.refuse_change()":
+        "9cf387b2f137a7220668275d2be7cf6c0d4ac129b3a60f2f9f659dac90419c19",
+}  # fmt: skip
+
+FUNCTIONS_QUERY = """
+SELECT p.oid::regprocedure::text AS signature, p.prosrc, p.proconfig, p.prosecdef
+FROM pg_catalog.pg_proc AS p
+JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+WHERE n.nspname = 'ledger'
+"""
+
 SNAPSHOT_ID_PATTERN = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 
+# The chains and their seq ranges by walking the primary key ("loose index scan"): a
+# few index probes per chain instead of reading every row.
 CHAINS_QUERY = """
-SELECT chain, min(seq) AS seq_min, max(seq) AS seq_max, count(*) AS entries
-FROM ledger.entries GROUP BY chain ORDER BY chain
+WITH RECURSIVE chains (chain) AS (
+    (SELECT chain FROM ledger.entries ORDER BY chain LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.chain FROM ledger.entries AS e WHERE e.chain > c.chain
+            ORDER BY e.chain LIMIT 1)
+    FROM chains AS c WHERE c.chain IS NOT NULL
+)
+SELECT c.chain,
+       (SELECT min(e.seq) FROM ledger.entries AS e WHERE e.chain = c.chain) AS seq_min,
+       (SELECT max(e.seq) FROM ledger.entries AS e WHERE e.chain = c.chain) AS seq_max
+FROM chains AS c WHERE c.chain IS NOT NULL
+ORDER BY c.chain
 """
 
 # One segment, plus the entry before it (for the link); the message is what was hashed.
@@ -81,6 +123,10 @@ ENTRY_QUERY = """
 SELECT * FROM ledger.entries WHERE chain = $1 AND seq = $2
 """
 
+NEXT_SEQ_QUERY = """
+SELECT min(seq) FROM ledger.entries WHERE chain = $1 AND seq >= $2
+"""
+
 ENTRY_BYTES_QUERY = """
 SELECT ledger.entry_bytes(e) FROM ledger.entries AS e WHERE chain = $1 AND seq = $2
 """
@@ -90,9 +136,9 @@ SELECT close_id, period, heads FROM ledger.closings ORDER BY period, close_id
 """
 
 HEAD_ENTRIES_QUERY = """
-SELECT h.chain, h.seq, e.hash
+SELECT e.chain, e.seq, e.hash
 FROM unnest($1::integer[], $2::bigint[]) AS h (chain, seq)
-LEFT JOIN ledger.entries AS e ON e.chain = h.chain AND e.seq = h.seq
+JOIN ledger.entries AS e ON e.chain = h.chain AND e.seq = h.seq
 """
 
 SETTLEMENTS_QUERY = """
@@ -118,6 +164,10 @@ ORDER BY l.period, l.municipality, l.vendor, l.line_no
 """
 
 
+class VerifyWorkerFailed(RuntimeError):
+    """A verify worker process died: the ledger was not (fully) checked."""
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
@@ -127,6 +177,9 @@ class VerifyReport:
     settlements_checked: int
     damages_found: int
     first_damage: str | None  # one readable line naming the first damage; None when ok
+    # The first `verify_damages_reported_max` damages, in order (for each segment of a
+    # chain only its first: a change often breaks several checks of the same entries).
+    damages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,7 +187,6 @@ class ChainExtent:
     chain: int
     seq_min: int
     seq_max: int
-    entries: int
 
 
 @dataclass(frozen=True, order=True)
@@ -167,9 +219,11 @@ class SegmentResult:
 
 
 def plan_segments(
-    extents: Sequence[ChainExtent], segment_entries: int = verify_segment_entries
+    extents: Sequence[ChainExtent], segment_entries: int | None = None
 ) -> list[Segment]:
     """Every chain from seq 1 to its last seq, cut into segments of at most `segment_entries`."""
+    if segment_entries is None:
+        segment_entries = verify_segment_entries
     invariant(segment_entries >= 1, "a segment must hold at least one entry")
     segments: list[Segment] = []
     for extent in extents:
@@ -185,9 +239,10 @@ def scan_segment(
     """Check rows (seq, hash, prev_hash ‖ entry bytes) of one segment, in seq order.
 
     `predecessor_hash` is the hash of the entry before the segment (GENESIS_HASH before
-    seq 1), or b"" when that entry is missing (its gap is the previous segment's
-    finding). Returns the rows checked and every finding, in seq order. The hot loop of
-    `ledger verify`: keep it to a comparison, a prefix test and one hash per row.
+    seq 1), or b"" when that entry is missing: then the previous segment ended in a gap
+    and already counted it, so a gap at this segment's start is the same one. Returns
+    the rows checked and every finding, in seq order. The hot loop of `ledger verify`:
+    keep it to a comparison, a prefix test and one hash per row.
     """
     sha256 = hashlib.sha256
     findings: list[Finding] = []
@@ -196,7 +251,8 @@ def scan_segment(
     for seq, stored_hash, message in rows:
         if seq != expected_seq or not message.startswith(previous_hash):
             if seq != expected_seq:
-                findings.append(Finding(seq, "gap", gap_from_seq=expected_seq))
+                if previous_hash:  # else: the previous segment's gap, continued
+                    findings.append(Finding(seq, "gap", gap_from_seq=expected_seq))
             else:
                 stored_prev = bytes(message[: len(GENESIS_HASH)])
                 findings.append(Finding(seq, "link", stored=stored_prev, expected=previous_hash))
@@ -337,9 +393,10 @@ def parse_heads(heads_text: str) -> list[tuple[int, int, str]] | str:
 # ---------------------------------------------------------------------- database work
 
 
-async def connect(database_url: str) -> asyncpg.Connection:
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A verify session on `dsn` (a libpq-style URL: see `ledger.store.engine.asyncpg_dsn`)."""
     connection: asyncpg.Connection = await asyncpg.connect(
-        asyncpg_dsn(database_url), server_settings=verify_server_settings
+        dsn, server_settings=verify_server_settings
     )
     return connection
 
@@ -365,21 +422,22 @@ async def _python_hash(connection: asyncpg.Connection, chain: int, seq: int) -> 
     return entry_hash(bytes(row["prev_hash"]), canonical_bytes(chain, seq, draft))
 
 
-async def describe_finding(
-    connection: asyncpg.Connection, chain: int, finding: Finding, last_seq: int
-) -> str:
+async def describe_finding(connection: asyncpg.Connection, chain: int, finding: Finding) -> str:
     """One readable line naming the entry and what differs."""
     if finding.kind == "gap":
-        missing_to = finding.seq - 1
+        # The gap may run on past the segment: name the next entry that exists.
+        next_seq = await connection.fetchval(NEXT_SEQ_QUERY, chain, finding.gap_from_seq)
+        missing_to = next_seq - 1 if next_seq is not None else finding.seq - 1
         missing = (
             f"seq {finding.gap_from_seq}"
             if missing_to == finding.gap_from_seq
             else f"seqs {finding.gap_from_seq}..{missing_to}"
         )
-        if finding.seq > last_seq:
-            after = "the end of the segment"
-        else:
-            after = await _describe_entry(connection, chain, finding.seq)
+        after = (
+            await _describe_entry(connection, chain, next_seq)
+            if next_seq is not None
+            else "the end of the chain"
+        )
         return (
             f"chain {chain}: {missing} missing before {after};"
             " a row was deleted after it was written"
@@ -417,9 +475,7 @@ async def verify_segment(connection: asyncpg.Connection, segment: Segment) -> Se
     checked, findings = scan_segment(rows, segment, predecessor_hash)
     first_damage = None
     if findings:
-        first_damage = await describe_finding(
-            connection, segment.chain, findings[0], segment.last_seq
-        )
+        first_damage = await describe_finding(connection, segment.chain, findings[0])
     return SegmentResult(segment, checked, len(findings), first_damage)
 
 
@@ -432,58 +488,111 @@ async def verify_segment_in_snapshot(
         return await verify_segment(connection, segment)
 
 
-# Worker processes: one event loop and one connection each, for all their segments.
-@dataclass
-class _WorkerState:
-    loop: asyncio.AbstractEventLoop
-    connection: asyncpg.Connection
-
-
-_worker_state: _WorkerState | None = None
-
-
-def _worker_start(database_url: str) -> None:
-    global _worker_state
-    loop = asyncio.new_event_loop()
-    connection = loop.run_until_complete(connect(database_url))
-    _worker_state = _WorkerState(loop, connection)
-    atexit.register(_worker_stop)
-
-
-def _worker_stop() -> None:
-    state = _worker_state
-    if state is not None:
-        state.loop.run_until_complete(state.connection.close())
-        state.loop.close()
-
-
-def _worker_verify_segment(segment: Segment, snapshot: str) -> SegmentResult:
-    state = _worker_state
-    if state is None:
-        raise InvariantViolation("verify worker process was not started")
-    return state.loop.run_until_complete(
-        verify_segment_in_snapshot(state.connection, segment, snapshot)
-    )
-
-
 def worker_processes(entries_total: int, segments: int) -> int:
-    """How many processes to verify with: 0 = in this process."""
+    """How many worker processes to verify with; 0 = in this process.
+
+    More than the cores: each worker alternates between waiting for PostgreSQL to
+    encode a segment and hashing it, so one more keeps both busy.
+    """
     if entries_total <= verify_in_process_entries_max:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    processes = min(cores or 1, verify_processes_max, segments)
+    processes = min((cores or 1) * verify_processes_per_core, verify_processes_max, segments)
     return processes if processes > 1 else 0
+
+
+def _worker_environment() -> dict[str, str]:
+    """The caller's environment, with this checkout importable even if not installed."""
+    project_root = str(Path(__file__).resolve().parents[2])
+    environment = dict(os.environ)
+    paths = [project_root, *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
+    return environment
+
+
+async def _start_worker(dsn: str, snapshot: str) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ledger.store.verify_worker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=_worker_environment(),
+        limit=verify_worker_line_bytes_max,
+    )
+    # The DSN goes over stdin, not argv: it may hold a password, and argv is public.
+    setup = {"dsn": dsn, "snapshot": snapshot}
+    _send_line(process, setup)
+    return process
+
+
+def _pipes(
+    process: asyncio.subprocess.Process,
+) -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
+    if process.stdin is None or process.stdout is None:
+        raise InvariantViolation("verify worker was started without pipes")
+    return process.stdin, process.stdout
+
+
+def _send_line(process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+    stdin, _ = _pipes(process)
+    stdin.write((json.dumps(message) + "\n").encode())
+
+
+async def _drive_worker(
+    process: asyncio.subprocess.Process,
+    queue: deque[Segment],
+    record: Callable[[SegmentResult], None],
+) -> None:
+    """Hand segments to one worker until none are left, one at a time."""
+    stdin, stdout = _pipes(process)
+    while queue:
+        segment = queue.popleft()
+        _send_line(process, asdict(segment))
+        await stdin.drain()
+        line = await stdout.readline()
+        if not line:
+            raise VerifyWorkerFailed(
+                f"verify worker {process.pid} stopped (exit {await process.wait()})"
+                f" while verifying chain {segment.chain} seqs"
+                f" {segment.first_seq}..{segment.last_seq}; see its error above"
+            )
+        fields = json.loads(line)
+        fields["segment"] = Segment(**fields["segment"])
+        result = SegmentResult(**fields)
+        invariant(result.segment == segment, "verify worker answered for another segment")
+        record(result)
+    stdin.close()
+    await process.wait()
+
+
+async def _verify_in_workers(
+    dsn: str,
+    snapshot: str,
+    segments: Sequence[Segment],
+    processes: int,
+    record: Callable[[SegmentResult], None],
+) -> None:
+    queue = deque(segments)
+    workers = [await _start_worker(dsn, snapshot) for _ in range(processes)]
+    try:
+        await asyncio.gather(*(_drive_worker(worker, queue, record) for worker in workers))
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
 
 
 async def _verify_entries(
     connection: asyncpg.Connection,
-    database_url: str,
+    dsn: str,
     snapshot: str,
     extents: Sequence[ChainExtent],
     progress: Callable[[int, int], None] | None,
 ) -> list[SegmentResult]:
     segments = plan_segments(extents)
-    entries_total = sum(extent.entries for extent in extents)
+    entries_total = sum(extent.seq_max for extent in extents)  # more if rows are missing
     results: list[SegmentResult] = []
     checked = 0
 
@@ -498,41 +607,21 @@ async def _verify_entries(
     if processes == 0:
         for segment in segments:
             record(await verify_segment(connection, segment))
-        return sorted(results, key=lambda result: result.segment)
-    loop = asyncio.get_running_loop()
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_start,
-        initargs=(database_url,),
-    )
-    try:
-        futures = [
-            loop.run_in_executor(pool, _worker_verify_segment, segment, snapshot)
-            for segment in segments
-        ]
-        for future in asyncio.as_completed(futures):
-            record(await future)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        await _verify_in_workers(dsn, snapshot, segments, processes, record)
     return sorted(results, key=lambda result: result.segment)
 
 
-def _chain_problems(
-    extents: Sequence[ChainExtent], results: Sequence[SegmentResult]
-) -> list[tuple[int, str]]:
-    """Rows outside 1..max(seq): counted by the aggregate but in no segment."""
-    seen: dict[int, int] = {}
-    for result in results:
-        seen[result.segment.chain] = seen.get(result.segment.chain, 0) + result.entries_checked
+def _chain_problems(extents: Sequence[ChainExtent]) -> list[tuple[int, str]]:
+    """Rows below seq 1, which no segment reads (the CHECK constraint was dropped)."""
     return [
         (
             extent.chain,
-            f"chain {extent.chain}: {extent.entries - seen.get(extent.chain, 0)} rows have"
-            f" a seq below 1 (lowest {extent.seq_min}); rows were inserted by hand",
+            f"chain {extent.chain}: it has rows at seq {extent.seq_min}, below 1;"
+            " rows were inserted by hand",
         )
         for extent in extents
-        if extent.entries != seen.get(extent.chain, 0)
+        if extent.seq_min < 1
     ]
 
 
@@ -548,17 +637,19 @@ async def _verify_closings(connection: asyncpg.Connection) -> tuple[int, list[st
         rows = await connection.fetch(
             HEAD_ENTRIES_QUERY, [head[0] for head in heads], [head[1] for head in heads]
         )
-        for (chain, seq, hash_hex), row in zip(heads, rows, strict=True):
-            if row["hash"] is None:
+        stored = {(row["chain"], row["seq"]): row["hash"] for row in rows}
+        for chain, seq, hash_hex in heads:
+            stored_hash = stored.get((chain, seq))
+            if stored_hash is None:
                 problems.append(
                     f"{name}: the head of chain {chain} at seq {seq} does not exist;"
                     " entries were deleted after the close"
                 )
-            elif bytes(row["hash"]).hex() != hash_hex:
+            elif bytes(stored_hash).hex() != hash_hex:
                 problems.append(
                     f"{name}: the head of chain {chain} at seq {seq} is"
                     f" {hash_hex[:verify_hash_hex_shown]}…, the entry's hash is"
-                    f" {short_hex(bytes(row['hash']))}; entries up to it were rewritten"
+                    f" {short_hex(bytes(stored_hash))}; entries up to it were rewritten"
                 )
     return len(closings), problems
 
@@ -587,6 +678,24 @@ async def _verify_settlements(connection: asyncpg.Connection) -> tuple[int, list
     return checked, problems
 
 
+async def _verify_functions(connection: asyncpg.Connection) -> list[str]:
+    """The database functions verify relies on are still the migrations' own."""
+    found = {row["signature"]: row for row in await connection.fetch(FUNCTIONS_QUERY)}
+    problems: list[str] = []
+    for signature, expected in EXPECTED_FUNCTION_SOURCES.items():
+        row = found.get(signature)
+        if row is None:
+            problems.append(f"function {signature} is missing; the schema was altered")
+            continue
+        source_sha256 = hashlib.sha256(row["prosrc"].encode("utf-8")).hexdigest()
+        if source_sha256 != expected or row["proconfig"] is not None or row["prosecdef"]:
+            problems.append(
+                f"function {signature} was redefined after the migration;"
+                " the checks that use it cannot be trusted"
+            )
+    return problems
+
+
 async def _check_encodings(connection: asyncpg.Connection) -> None:
     for setting in ("server_encoding", "client_encoding"):
         value = await connection.fetchval(f"SHOW {setting}")
@@ -601,33 +710,44 @@ async def verify_ledger(
     The report names the first damage: the lowest (chain, seq) among entries, else the
     first closing, else the first settlement.
     """
-    connection = await connect(database_url)
+    # Imported here, not at the top: workers import this module and do not need SQLAlchemy.
+    from ledger.store.engine import asyncpg_dsn
+
+    dsn = asyncpg_dsn(database_url)
+    connection = await connect(dsn)
     try:
         await _check_encodings(connection)
+        function_problems = await _verify_functions(connection)
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
             extents = [
-                ChainExtent(row["chain"], row["seq_min"], row["seq_max"], row["entries"])
+                ChainExtent(row["chain"], row["seq_min"], row["seq_max"])
                 for row in await connection.fetch(CHAINS_QUERY)
             ]
-            results = await _verify_entries(connection, database_url, snapshot, extents, progress)
+            results = await _verify_entries(connection, dsn, snapshot, extents, progress)
             closings_checked, closing_problems = await _verify_closings(connection)
             settlements_checked, settlement_problems = await _verify_settlements(connection)
     finally:
         await connection.close()
-    entry_problems = [
-        (result.segment.chain, result.first_damage)
-        for result in results
-        if result.first_damage is not None
-    ]
-    chain_problems = _chain_problems(extents, results)
+    chain_problems = _chain_problems(extents)
+    # In (chain, seq) order: rows below seq 1 come before a chain's segments.
+    ordered_entry_problems = sorted(
+        [(chain, 0, message) for chain, message in chain_problems]
+        + [
+            (result.segment.chain, result.segment.first_seq, result.first_damage)
+            for result in results
+            if result.first_damage is not None
+        ]
+    )
     problems = (
-        [message for _, message in sorted(entry_problems + chain_problems, key=lambda p: p[0])]
+        function_problems
+        + [message for _, _, message in ordered_entry_problems]
         + closing_problems
         + settlement_problems
     )
     damages_found = (
-        sum(result.damages_found for result in results)
+        len(function_problems)
+        + sum(result.damages_found for result in results)
         + len(chain_problems)
         + len(closing_problems)
         + len(settlement_problems)
@@ -640,4 +760,5 @@ async def verify_ledger(
         settlements_checked=settlements_checked,
         damages_found=damages_found,
         first_damage=problems[0] if problems else None,
+        damages=tuple(problems[:verify_damages_reported_max]),
     )
