@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 flush_interval_s = 0.2
 broker_commit_interval_s = 1.0
+# A killed worker's partitions move to the survivors after the session timeout.
+broker_session_timeout_s = 10.0
+broker_heartbeat_interval_s = 1.0
 
 
 @dataclass
@@ -74,6 +77,8 @@ def build_app(
         topic_partitions=1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=broker_commit_interval_s,
+        broker_session_timeout=broker_session_timeout_s,
+        broker_heartbeat_interval=broker_heartbeat_interval_s,
         stream_buffer_maxsize=batch_events_max * 2,
         producer_acks=-1,
     )

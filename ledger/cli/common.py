@@ -24,9 +24,11 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     from infra.services import InfraError
     from ledger.operations.workspace import WorkspaceError
 
-    logging.basicConfig(level=os.environ.get("LEDGER_LOG_LEVEL", "WARNING"))
-    for noisy in ("aiokafka", "faust", "mode", "kafka"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    level = os.environ.get("LEDGER_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # the stream libraries are chatty; DEBUG shows everything
+        for noisy in ("aiokafka", "faust", "mode", "kafka"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
     async def main() -> T:
         return await coroutine_factory()
