@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.operations.archive import read_archived_messages
+from ledger.operations.archive import check_manifest, read_archived_messages
 from ledger.operations.settle import closed_periods, closing_point, issue_for_closing
 from ledger.operations.workspace import Workspace, WorkspaceError
 from ledger.store.engine import create_ledger_engine
@@ -52,6 +52,9 @@ async def _replay_archives(
     target: StreamTarget, archive_dir: Path, report: ReplayReport
 ) -> bool:
     """Feed archived raw messages through the same writer; False if the archive has a hole."""
+    for directory in sorted(p.parent for p in archive_dir.glob("*/manifest.json")):
+        for problem in check_manifest(directory):
+            report.differ(f"archive: {problem}")
     engine = create_ledger_engine(target.database_url)
     writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
     try:
