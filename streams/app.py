@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,12 +117,18 @@ def build_app(
             )
 
     async def _handle(events: Sequence[EventT[bytes]]) -> None:
+        log.debug("batch of %s events", len(events))
         by_partition: dict[int, list[RawMessage]] = defaultdict(list)
         for event in events:
             by_partition[event.message.partition].append(_raw_message(event))
         for partition, messages in sorted(by_partition.items()):
+            started = time.monotonic()
             try:
                 result = await writer.write(partition, messages)
+                log.debug(
+                    "partition %s: %s messages written in %.3f s",
+                    partition, len(messages), time.monotonic() - started,
+                )
             except OffsetGap as gap:
                 log.info("%s; seeking back", gap)
                 progress.written += gap.written

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -22,7 +22,6 @@ from ledger.catalogue_file import catalogue_from_canonical_json
 from ledger.chain import EntryDraft
 from ledger.invariants import invariant
 from ledger.processing import (
-    STATUS_ACCEPTED,
     STATUS_REJECTED,
     CatalogueVersion,
     Decoded,
@@ -33,9 +32,23 @@ from ledger.processing import (
     decode_message,
 )
 from ledger.store.append import append_entries, chain_head, lock_chain
-from ledger.store.schema import catalogue_versions, entries
+from ledger.store.schema import catalogue_versions
 
 batch_events_max = 5_000
+
+# One probe of the unique index per key, whatever the statistics say: a plan cached
+# while the table was small (a scan per key) must not survive into a large ledger.
+_ACCEPTED_DIGESTS = text(
+    """
+    SELECT k.vendor, k.event_id, e.content_digest
+    FROM unnest(CAST(:vendors AS text[]), CAST(:event_ids AS text[])) AS k(vendor, event_id)
+    CROSS JOIN LATERAL (
+        SELECT content_digest FROM ledger.entries e
+        WHERE e.vendor = k.vendor AND e.event_id = k.event_id AND e.status = 'accepted'
+        LIMIT 1
+    ) e
+    """
+)
 
 
 class OffsetGap(Exception):
@@ -181,19 +194,7 @@ class LedgerWriter:
             return {}
         vendors = [vendor for vendor, _ in keys]
         event_ids = [event_id for _, event_id in keys]
-        query = (
-            select(entries.c.vendor, entries.c.event_id, entries.c.content_digest)
-            .where(entries.c.status == STATUS_ACCEPTED)
-            .where(
-                text(
-                    "(vendor, event_id) IN (SELECT * FROM unnest(CAST(:vendors AS text[]),"
-                    " CAST(:event_ids AS text[])))"
-                ).bindparams(
-                    bindparam("vendors", vendors), bindparam("event_ids", event_ids)
-                )
-            )
-        )
-        rows = await conn.execute(query)
+        rows = await conn.execute(_ACCEPTED_DIGESTS, {"vendors": vendors, "event_ids": event_ids})
         return {(row.vendor, row.event_id): row.content_digest for row in rows}
 
 

@@ -29,8 +29,9 @@ import hmac
 import json
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -232,7 +233,7 @@ def decide(log: Sequence[RawMessage], cuts: Sequence[int] = ()) -> list[EntryDra
     in_effect: CatalogueVersion | None = None
     accepted: dict[tuple[str, str], bytes] = {}
     drafts: list[EntryDraft] = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in pairwise(bounds):
         decider = PartitionDecider(
             source_topic=TOPIC,
             learner_key=LEARNER_KEY,
@@ -281,7 +282,12 @@ def accepted_content(draft: EntryDraft) -> tuple[Hashable, ...]:
     )
 
 
-def content(drafts: Sequence[EntryDraft]) -> tuple[Counter[tuple[Hashable, ...]], set[tuple]]:
+Rejection = tuple[str | None, str | None, str | None]  # vendor, event_id, reason code
+
+
+def content(
+    drafts: Sequence[EntryDraft],
+) -> tuple[Counter[tuple[Hashable, ...]], set[Rejection]]:
     accepted = Counter(accepted_content(d) for d in drafts if d.status == STATUS_ACCEPTED)
     rejected = {
         (d.vendor, d.event_id, d.reason_code)
@@ -332,9 +338,7 @@ def expected_licence(spec: Spec) -> str | None:
     covering = [lic for lic in CATALOGUE.licences if covers(lic, spec, municipality, day)]
     if not covering:
         return None
-    best = min(
-        covering, key=lambda lic: (lic.schools is None, -lic.valid_from.toordinal(), lic.id)
-    )
+    best = min(covering, key=lambda lic: (lic.schools is None, -lic.valid_from.toordinal(), lic.id))
     return best.id
 
 
@@ -396,16 +400,11 @@ def check_against_oracle(messages: Sequence[Message], drafts: Sequence[EntryDraf
 
 
 @st.composite
-def specs(draw: st.DrawFn, key: tuple[str, str] | None = None) -> Spec:
+def specs(draw: st.DrawFn) -> Spec:
     vendor, product = draw(st.sampled_from(VENDOR_PRODUCT_PAIRS))
-    event_id = draw(st.sampled_from(EVENT_IDS))
-    if key is not None:
-        vendor, event_id = key
-        if vendor in VENDOR_PRODUCTS:
-            product = draw(st.sampled_from([*sorted(VENDOR_PRODUCTS[vendor]), "eng-5-10"]))
     return Spec(
         vendor=vendor,
-        event_id=event_id,
+        event_id=draw(st.sampled_from(EVENT_IDS)),
         product=product,
         school=draw(st.sampled_from(SCHOOLS)),
         learner=draw(st.sampled_from(LEARNERS)),
@@ -421,6 +420,7 @@ def specs(draw: st.DrawFn, key: tuple[str, str] | None = None) -> Spec:
 
 spellings = st.integers(0, len(SPELLINGS) - 1)
 received_times = st.sampled_from(RECEIVED)
+mostly_late = st.sampled_from([*RECEIVED, RECEIVED_LATE, RECEIVED_LATE])
 
 
 @st.composite
@@ -437,6 +437,54 @@ def consistent_messages(draw: st.DrawFn) -> list[Message]:
     return messages
 
 
+FIELD_CHOICES: dict[str, Sequence[object]] = {
+    "product": ["matte-1-7", "norsk-1-7", "eng-5-10"],
+    "school": SCHOOLS,
+    "learner": LEARNERS,
+    "role": ["pupil", "teacher"],
+    "action": ["open", "read"],
+    "item": ["kap-1", "kap-2"],
+    "quantity": [0, 1, 2, 3],
+    "unit": ["access", "page"],
+    "occurred": OCCURRED,
+    "broken": BROKEN,
+}
+
+
+@st.composite
+def variants_of(draw: st.DrawFn, key: tuple[str, str]) -> list[Spec]:
+    """Distinct contents for one id: a first one, and others that change one or two fields."""
+    vendor, event_id = key
+    first = Spec(
+        vendor=vendor,
+        event_id=event_id,
+        product=draw(st.sampled_from(sorted(VENDOR_PRODUCTS[vendor]))),
+        school=draw(st.sampled_from([BEKKESTUA, EIKELI, HOFSTAD])),
+        learner=draw(st.sampled_from(LEARNERS)),
+        role=draw(st.sampled_from(["pupil", "teacher"])),
+        action="open",
+        item="kap-1",
+        quantity=draw(st.integers(1, 3)),
+        unit="access",
+        occurred=draw(st.sampled_from(OCCURRED)),
+    )
+    variants = [first]
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2]))):
+        changes = draw(
+            st.dictionaries(
+                st.sampled_from(sorted(FIELD_CHOICES)),
+                st.integers(0, 99),
+                min_size=1,
+                max_size=2,
+            )
+        )
+        fields = {
+            name: FIELD_CHOICES[name][i % len(FIELD_CHOICES[name])] for name, i in changes.items()
+        }
+        variants.append(replace(first, **fields))  # type: ignore[arg-type]
+    return list(dict.fromkeys(variants))
+
+
 @st.composite
 def conflicting_messages(draw: st.DrawFn) -> list[Message]:
     """Submissions where copies of one (vendor, event_id) may differ in content."""
@@ -448,20 +496,13 @@ def conflicting_messages(draw: st.DrawFn) -> list[Message]:
             unique=True,
         )
     )
-    variants = {
-        key: list(dict.fromkeys(draw(st.lists(specs(key), min_size=1, max_size=3))))
-        for key in keys
-    }
-    picks = draw(
-        st.lists(
-            st.tuples(st.sampled_from(keys), st.integers(0, 2), spellings, received_times),
-            min_size=1,
-            max_size=25,
-        )
-    )
+    variants = {key: draw(variants_of(key)) for key in keys}
+    every_variant = [(key, index) for key in keys for index in range(len(variants[key]))]
+    extra = draw(st.lists(st.tuples(st.sampled_from(keys), st.integers(0, 2)), max_size=15))
+    order = draw(st.permutations(every_variant + extra))
     return [
-        Message(variants[key][index % len(variants[key])], spelling, at)
-        for key, index, spelling, at in picks
+        Message(variants[key][index % len(variants[key])], draw(spellings), draw(mostly_late))
+        for key, index in order
     ]
 
 
