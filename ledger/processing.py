@@ -71,7 +71,11 @@ class Decoded:
     @property
     def event_key(self) -> tuple[str, str] | None:
         vendor, event_id = self.record.get("vendor"), self.record.get("event_id")
-        if self.schema_name == USAGE_EVENT and isinstance(vendor, str) and isinstance(event_id, str):
+        if (
+            self.schema_name == USAGE_EVENT
+            and isinstance(vendor, str)
+            and isinstance(event_id, str)
+        ):
             return vendor, event_id
         return None
 
@@ -246,13 +250,9 @@ class PartitionDecider:
             _rejected(base, Rejection("schema_violation", f"unexpected message type {name}"))
         )
 
-    def _decide_raw_submission(
-        self, base: EntryDraft, record: Mapping[str, object]
-    ) -> EntryDraft:
+    def _decide_raw_submission(self, base: EntryDraft, record: Mapping[str, object]) -> EntryDraft:
         """A line the producer could not encode: the domain decides why, from the body alone."""
-        with_ids = replace(
-            base, vendor=_text(record, "vendor"), event_id=_text(record, "event_id")
-        )
+        with_ids = replace(base, vendor=_text(record, "vendor"), event_id=_text(record, "event_id"))
         body = record.get("body")
         parsed = event_from_json(body) if isinstance(body, bytes) else None
         if isinstance(parsed, Rejection):

@@ -44,8 +44,11 @@ def generate_events(
             at = datetime.fromisoformat(str(previous["occurred_at"])) + timedelta(
                 seconds=rng.randint(1, 40)
             )
-            event = dict(previous, event_id=f"{id_prefix}-{seed}-{number}",
-                         occurred_at=at.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+            event = dict(
+                previous,
+                event_id=f"{id_prefix}-{seed}-{number}",
+                occurred_at=at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            )
         else:
             _, school = rng.choices(schools, weights)[0]
             vendor, product = rng.choice(products)

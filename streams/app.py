@@ -127,7 +127,9 @@ def build_app(
                 result = await writer.write(partition, messages)
                 log.debug(
                     "partition %s: %s messages written in %.3f s",
-                    partition, len(messages), time.monotonic() - started,
+                    partition,
+                    len(messages),
+                    time.monotonic() - started,
                 )
             except OffsetGap as gap:
                 log.info("%s; seeking back", gap)

@@ -80,7 +80,10 @@ def trace(
             table.add_column(column)
         for event in item.events:
             table.add_row(
-                event.event_id, event.school, event.occurred_at, str(event.quantity),
+                event.event_id,
+                event.school,
+                event.occurred_at,
+                str(event.quantity),
                 "yes" if event.counted else "no (double-click)",
             )
         console.print(table)
@@ -94,7 +97,7 @@ def replay(
     ] = None,
     workspace_name: WorkspaceOption = "default",
 ) -> None:
-    """Rebuild the ledger from the raw log into an empty workspace and compare (exit 1 if not identical)."""
+    """Rebuild the ledger from the raw log in an empty workspace and compare (1: differs)."""
     from ledger.operations.archive import ArchiveError
     from ledger.operations.replay import replay as replay_
 
@@ -113,8 +116,8 @@ def replay(
     report = run(go)
     if not report.identical:
         error_console.print(
-            f"replay differs in {report.difference_count} places"
-            f" ({report.entries_compared} entries, {report.settlements_compared} settlements compared):"
+            f"replay differs in {report.difference_count} places ({report.entries_compared}"
+            f" entries, {report.settlements_compared} settlements compared):"
         )
         for difference in report.differences:
             error_console.print(f"  {difference}")

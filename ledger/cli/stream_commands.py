@@ -150,3 +150,52 @@ def worker(workspace_name: WorkspaceOption = "default") -> None:
 
     progress = run(go)
     console.print(f"worker stopped after writing {progress.written} entries")
+
+
+@app.command("rejected")
+def rejected(
+    vendor: Annotated[
+        str | None, typer.Option("--vendor", help="Only this vendor's (organisation number).")
+    ] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Only usage of YYYY-MM.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+    workspace_name: WorkspaceOption = "default",
+) -> None:
+    """Rejected events with their reason codes, for vendors to correct and resend."""
+    import json
+
+    from rich.table import Table
+
+    from ledger.operations.rejections import rejected_events
+    from ledger.store.engine import create_ledger_engine
+
+    if limit < 1:
+        raise BadInput("--limit must be at least 1")
+
+    async def go():  # type: ignore[no-untyped-def]
+        ws = await workspace(workspace_name)
+        engine = create_ledger_engine(ws.database_url)
+        try:
+            async with engine.connect() as conn:
+                return await rejected_events(conn, vendor, period, limit)
+        finally:
+            await engine.dispose()
+
+    found = run(go)
+    if as_json:
+        for item in found:
+            print(json.dumps(item.__dict__, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(found)} rejected events")
+    for column in ("vendor", "event_id", "reason", "detail", "received"):
+        table.add_column(column)
+    for item in found:
+        table.add_row(
+            item.vendor or "-",
+            item.event_id or "-",
+            item.reason_code,
+            item.detail,
+            item.received_at,
+        )
+    console.print(table)

@@ -55,7 +55,12 @@ def _entry_schema() -> dict[str, Any]:
         else:
             avro = "string"
         fields.append({"name": column.name, "type": ["null", avro], "default": None})
-    return {"type": "record", "name": "LedgerEntry", "namespace": "no.ledger.archive", "fields": fields}
+    return {
+        "type": "record",
+        "name": "LedgerEntry",
+        "namespace": "no.ledger.archive",
+        "fields": fields,
+    }
 
 
 class ArchiveError(Exception):
@@ -202,7 +207,9 @@ def read_archived_messages(root: Path, topic: str) -> Iterator[tuple[int, list[R
                     partition = int(record["partition"])
                     batch.append(
                         RawMessage(
-                            partition, int(record["offset"]), int(record["timestamp_ms"]),
+                            partition,
+                            int(record["offset"]),
+                            int(record["timestamp_ms"]),
                             bytes(record["value"]),
                         )
                     )

@@ -82,10 +82,16 @@ async def load_catalogue(
         ).first()
         if latest is not None and latest.sha256 == sha256:
             return LoadResult(latest.version, sha256, False, *counts)
-        version = int(
-            (await conn.execute(select(func.coalesce(func.max(catalogue_versions.c.version), 0))))
-            .scalar_one()
-        ) + 1
+        version = (
+            int(
+                (
+                    await conn.execute(
+                        select(func.coalesce(func.max(catalogue_versions.c.version), 0))
+                    )
+                ).scalar_one()
+            )
+            + 1
+        )
         await conn.execute(
             catalogue_versions.insert().values(
                 version=version,

@@ -47,15 +47,31 @@ async def month_to_date(ws: Workspace, target: StreamTarget, period: str) -> lis
         cap = _cap_text(licence.pricing.monthly_cap, charge.cap_applied)
         for buyer, buyer_charge in sorted(charge.buyers.items()):
             rows.append(
-                (licence.id, buyer, "all", licence.pricing.metric, str(buyer_charge.quantity),
-                 format_ore(buyer_charge.share_ore), cap)
+                (
+                    licence.id,
+                    buyer,
+                    "all",
+                    licence.pricing.metric,
+                    str(buyer_charge.quantity),
+                    format_ore(buyer_charge.share_ore),
+                    cap,
+                )
             )
             buyer_usage = licence_usage.get(buyer)
             for school, quantity in sorted((buyer_usage.per_school if buyer_usage else {}).items()):
-                rows.append((licence.id, buyer, school, licence.pricing.metric, str(quantity), "", ""))
+                rows.append(
+                    (licence.id, buyer, school, licence.pricing.metric, str(quantity), "", "")
+                )
     for (municipality, vendor), count in sorted(usage.unlicensed.items()):
         rows.append(
-            ("UNLICENSED", municipality, vendor, "events / learners",
-             f"{count.events} / {count.learners}", "", "")
+            (
+                "UNLICENSED",
+                municipality,
+                vendor,
+                "events / learners",
+                f"{count.events} / {count.learners}",
+                "",
+                "",
+            )
         )
     return rows

@@ -48,9 +48,7 @@ async def _entry_count(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(entries))).scalar_one())
 
 
-async def _replay_archives(
-    target: StreamTarget, archive_dir: Path, report: ReplayReport
-) -> bool:
+async def _replay_archives(target: StreamTarget, archive_dir: Path, report: ReplayReport) -> bool:
     """Feed archived raw messages through the same writer; False if the archive has a hole."""
     for directory in sorted(p.parent for p in archive_dir.glob("*/manifest.json")):
         for problem in check_manifest(directory):
@@ -98,7 +96,7 @@ async def compare_ledgers(source_url: str, target_url: str, report: ReplayReport
                         f"entry chain {chain} seq {seq}: hash {digest.hex()[:16]}… in the ledger,"
                         f" {replayed.hex()[:16]}… replayed"
                     )
-            for (chain, seq) in sorted(target_rows):
+            for chain, seq in sorted(target_rows):
                 report.differ(f"entry chain {chain} seq {seq}: only in the replay")
             source_docs = {
                 (r.period, r.municipality, r.vendor): r.digest
@@ -161,7 +159,9 @@ async def replay(
             async with target_engine.begin() as conn:
                 point = await closing_point(conn, closed.close_id, chain_count)
                 if point is None:
-                    report.differ(f"closing {closed.close_id}: its close markers are not in the log")
+                    report.differ(
+                        f"closing {closed.close_id}: its close markers are not in the log"
+                    )
                     continue
                 await issue_for_closing(conn, point)
     finally:
@@ -169,5 +169,3 @@ async def replay(
         await target_engine.dispose()
     await compare_ledgers(source.database_url, target.database_url, report)
     return report
-
-

@@ -83,9 +83,7 @@ async def latest_catalogue(conn: AsyncConnection) -> tuple[int, Catalogue] | Non
 
 async def closed_periods(conn: AsyncConnection) -> list[Closed]:
     rows = await conn.execute(
-        select(closings.c.close_id, closings.c.period, closings.c.heads).order_by(
-            closings.c.period
-        )
+        select(closings.c.close_id, closings.c.period, closings.c.heads).order_by(closings.c.period)
     )
     return [
         Closed(row.close_id, row.period, {h["chain"]: h["seq"] for h in json.loads(row.heads)})
@@ -107,7 +105,9 @@ async def open_periods_with_usage(conn: AsyncConnection, before: str) -> list[st
 
 async def chain_ends(conn: AsyncConnection) -> dict[int, int]:
     """Per chain, the seq after the last entry: 'everything known now'."""
-    rows = await conn.execute(text("SELECT chain, max(seq) AS seq FROM ledger.entries GROUP BY chain"))
+    rows = await conn.execute(
+        text("SELECT chain, max(seq) AS seq FROM ledger.entries GROUP BY chain")
+    )
     return {row.chain: row.seq + 1 for row in rows}
 
 
@@ -260,4 +260,3 @@ async def settlement_documents(
     if period is not None:
         query = query.where(settlements.c.period == period)
     return [json.loads(row.document) for row in await conn.execute(query)]
-

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.catalogue import Licence
@@ -82,15 +83,19 @@ LIMIT :limit
 """
 
 
-def _counted_flags(rows: list[object], licence: Licence) -> list[bool]:
+def _counted_flags(rows: list[Row[Any]], licence: Licence) -> list[bool]:
     if licence.pricing.metric != "units" or licence.pricing.unit != "access":
         return [True] * len(rows)
     flags = []
     previous = None
     for row in rows:
-        group = (row.learner_hash, row.product, row.item, row.action)  # type: ignore[attr-defined]
-        at = row.occurred_at  # type: ignore[attr-defined]
-        repeat = previous is not None and previous[0] == group and (at - previous[1]).total_seconds() <= 30
+        group = (row.learner_hash, row.product, row.item, row.action)
+        at = row.occurred_at
+        repeat = (
+            previous is not None
+            and previous[0] == group
+            and (at - previous[1]).total_seconds() <= 30
+        )
         flags.append(not repeat)
         previous = (group, at)
     return flags
@@ -117,7 +122,8 @@ async def trace_settlement(
         raise TraceError(f"settlement has {len(lines)} lines; --line must be 1..{len(lines)}")
     version = (
         await conn.execute(
-            closings.select().with_only_columns(closings.c.catalogue_version)
+            closings.select()
+            .with_only_columns(closings.c.catalogue_version)
             .where(closings.c.close_id == row.close_id)
         )
     ).scalar_one()
@@ -135,8 +141,15 @@ async def trace_settlement(
         starts = closed[line["usage_period"]].heads if adjustment else {}
         traced.append(
             await _trace_line(
-                conn, f"{period}_{municipality}_{vendor}", number, line, licence,
-                municipality, this_close.heads, starts, adjustment,
+                conn,
+                f"{period}_{municipality}_{vendor}",
+                number,
+                line,
+                licence,
+                municipality,
+                this_close.heads,
+                starts,
+                adjustment,
             )
         )
     return traced
@@ -155,7 +168,7 @@ async def _trace_line(
 ) -> TracedLine:
     chains = sorted(ends)
     if licence.pricing.metric == "fixed_per_pupil":
-        rows: list[object] = []
+        rows: list[Row[Any]] = []
     else:
         rows = list(
             await conn.execute(
@@ -175,13 +188,17 @@ async def _trace_line(
         )
     flags = _counted_flags(rows, licence)
     events = [
-        TracedEvent(
-            r.event_id, r.school, r.occurred_at.isoformat(), r.quantity, flag  # type: ignore[attr-defined]
-        )
+        TracedEvent(r.event_id, r.school, r.occurred_at.isoformat(), r.quantity, flag)
         for r, flag in zip(rows, flags, strict=True)
     ]
     events.sort(key=lambda e: (e.occurred_at, e.event_id))
     return TracedLine(
-        settlement, number, licence.id, str(line["usage_period"]), adjustment,
-        int(line["quantity"]), str(line["amount"]), events,  # type: ignore[call-overload]
+        settlement,
+        number,
+        licence.id,
+        str(line["usage_period"]),
+        adjustment,
+        int(str(line["quantity"])),
+        str(line["amount"]),
+        events,
     )

@@ -128,9 +128,7 @@ async def measure_period(
     with_unlicensed: bool = True,
 ) -> PeriodUsage:
     """Event-based usage of `period` from entries before `heads` (fixed_per_pupil excluded)."""
-    licences = [
-        lic for lic in catalogue.licences if licence_ids is None or lic.id in licence_ids
-    ]
+    licences = [lic for lic in catalogue.licences if licence_ids is None or lic.id in licence_ids]
     params: dict[str, object] = {"period": period, **_heads_params(heads), **_rules(licences)}
     learners: dict[tuple[str, str], set[bytes]] = defaultdict(set)
     school_learners: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))

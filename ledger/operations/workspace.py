@@ -41,7 +41,9 @@ class Workspace:
                 file.write(secrets.token_bytes(learner_key_bytes))
         key = path.read_bytes()
         if len(key) != learner_key_bytes:
-            raise WorkspaceError(f"learner key {path} is damaged: expected {learner_key_bytes} bytes")
+            raise WorkspaceError(
+                f"learner key {path} is damaged: expected {learner_key_bytes} bytes"
+            )
         return key
 
     def adopt_learner_key(self, key: bytes) -> None:

@@ -71,8 +71,9 @@ async def query(ws: Workspace, sql: str, **params: object) -> list[Any]:
         await engine.dispose()
 
 
-def ledger_cli(*args: str, check: bool = True, env: Mapping[str, str] | None = None,
-               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def ledger_cli(
+    *args: str, check: bool = True, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real `ledger` command line, as a user would."""
     import os
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.catalogue_file import load_catalogue_text
 from ledger.operations.workspace import Workspace
 from ledger.simulate import generate_events
-from ledger.catalogue_file import load_catalogue_text
 from tests.integration.conftest import CATALOGUE, load_catalogue, process, query, send_events
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,6 @@ documents valid by the official rules), verify, trace, replay and archives.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -27,8 +26,9 @@ CATALOGUE = REPO_ROOT / "examples" / "catalogue.yaml"
 
 @pytest.fixture
 def cli_workspace(services, workspace_name: str):
-    from infra.workspace import drop_workspace
     import asyncio
+
+    from infra.workspace import drop_workspace
 
     names = [workspace_name]
     yield names
@@ -52,9 +52,22 @@ def _psql(services, database: str, sql: str) -> str:
     binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
     psql = str(binaries[-1]) if binaries else "psql"
     return subprocess.run(
-        [psql, "-h", url.host or "127.0.0.1", "-p", str(url.port), "-U", url.username or "postgres",
-         "-d", database, "-tAc", sql],
-        capture_output=True, text=True, check=True,
+        [
+            psql,
+            "-h",
+            url.host or "127.0.0.1",
+            "-p",
+            str(url.port),
+            "-U",
+            url.username or "postgres",
+            "-d",
+            database,
+            "-tAc",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
@@ -76,8 +89,11 @@ def test_two_months_with_late_events_settle_export_verify_replay(
     run("settle", "--period", "2026-09")
 
     # refused: settled twice, a month not yet ended, nonsense
-    for period, reason in [("2026-09", "already settled"), ("2999-01", "has not ended"),
-                           ("2026-13", "month")]:
+    for period, reason in [
+        ("2026-09", "already settled"),
+        ("2999-01", "has not ended"),
+        ("2026-13", "month"),
+    ]:
         refused = run("settle", "--period", period, check=False)
         assert refused.returncode == 2 and reason in refused.stderr
         assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
@@ -97,16 +113,23 @@ def test_two_months_with_late_events_settle_export_verify_replay(
         assert document_digest(document) == document["digest"], name
         assert name == f"{document['period']}_{document['municipality']}_{document['vendor']}"
     adjustments = [
-        line for d in documents.values() if d["period"] == "2026-10" for line in d["lines"]
+        line
+        for d in documents.values()
+        if d["period"] == "2026-10"
+        for line in d["lines"]
         if line["usage_period"] == "2026-09"
     ]
     assert adjustments, "late September events must adjust September in October's settlement"
     # September as issued never changes
     assert all(
         line["usage_period"] == "2026-09"
-        for d in documents.values() if d["period"] == "2026-09" for line in d["lines"]
+        for d in documents.values()
+        if d["period"] == "2026-09"
+        for line in d["lines"]
     )
-    csv_rows = sum(len(p.read_text(encoding="utf-8-sig").splitlines()) - 1 for p in out.glob("*.csv"))
+    csv_rows = sum(
+        len(p.read_text(encoding="utf-8-sig").splitlines()) - 1 for p in out.glob("*.csv")
+    )
     assert csv_rows == sum(len(d["lines"]) for d in documents.values())
 
     from billing.export.ehf_validation import EhfValidator
@@ -122,11 +145,13 @@ def test_two_months_with_late_events_settle_export_verify_replay(
 
     # trace: the events behind a line add up to the line for units (sum of counted quantities)
     units_doc = next(
-        d for d in documents.values()
+        d
+        for d in documents.values()
         if d["period"] == "2026-10" and any(line["metric"] == "units" for line in d["lines"])
     )
     number = next(
-        i for i, line in enumerate(units_doc["lines"], start=1)
+        i
+        for i, line in enumerate(units_doc["lines"], start=1)
         if line["metric"] == "units" and not line["adjustment"]
     )
     settlement_id = f"{units_doc['period']}_{units_doc['municipality']}_{units_doc['vendor']}"
@@ -152,31 +177,38 @@ def test_two_months_with_late_events_settle_export_verify_replay(
     with raw.open("wb") as file:
         fastavro.writer(file, schema, records)
     cli_workspace.append(f"{ws}_broken")
-    broken = run("replay", "--to-workspace", f"{ws}_broken", "--from-archive", str(archive),
-                 check=False)
+    broken = run(
+        "replay", "--to-workspace", f"{ws}_broken", "--from-archive", str(archive), check=False
+    )
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "archive" in broken.stderr
 
     # tampering by a superuser who disables the triggers is found, naming the entry
     database = f"ledger_{ws}"
-    _psql(services, database,
-          "ALTER TABLE ledger.entries DISABLE TRIGGER ALL;"
-          " UPDATE ledger.entries SET quantity = 5 WHERE chain = 2 AND seq = 17;"
-          " ALTER TABLE ledger.entries ENABLE TRIGGER ALL;")
+    _psql(
+        services,
+        database,
+        "ALTER TABLE ledger.entries DISABLE TRIGGER ALL;"
+        " UPDATE ledger.entries SET quantity = 5 WHERE chain = 2 AND seq = 17;"
+        " ALTER TABLE ledger.entries ENABLE TRIGGER ALL;",
+    )
     damaged = run("verify", check=False)
     assert damaged.returncode == 1
     assert "chain 2 seq 17" in damaged.stderr
 
 
-def test_the_database_refuses_to_change_ledger_rows(cli_workspace: list[str], tmp_path: Path,
-                                                     services):
+def test_the_database_refuses_to_change_ledger_rows(
+    cli_workspace: list[str], tmp_path: Path, services
+):
     ws = cli_workspace[0]
     ledger_cli("catalogue", "load", str(CATALOGUE), "--workspace", ws)
     database = f"ledger_{ws}"
-    for statement in ("UPDATE ledger.entries SET quantity = 2",
-                      "DELETE FROM ledger.entries",
-                      "TRUNCATE ledger.entries",
-                      "UPDATE ledger.catalogue_versions SET sha256 = 'x'"):
+    for statement in (
+        "UPDATE ledger.entries SET quantity = 2",
+        "DELETE FROM ledger.entries",
+        "TRUNCATE ledger.entries",
+        "UPDATE ledger.catalogue_versions SET sha256 = 'x'",
+    ):
         with pytest.raises(subprocess.CalledProcessError) as refused:
             _psql(services, database, statement)
         assert "append-only" in refused.value.stderr or "refuse" in refused.value.stderr.lower()
@@ -185,8 +217,11 @@ def test_the_database_refuses_to_change_ledger_rows(cli_workspace: list[str], tm
 def test_bad_input_is_one_line_and_exit_2(cli_workspace: list[str], tmp_path: Path):
     ws = cli_workspace[0]
     bad = tmp_path / "bad.yaml"
-    bad.write_text(CATALOGUE.read_text().replace('"935478715"', '"935478716"')
-                   .replace('vendor: "912000001"', 'vendor: "123456789"', 1))
+    bad.write_text(
+        CATALOGUE.read_text()
+        .replace('"935478715"', '"935478716"')
+        .replace('vendor: "912000001"', 'vendor: "123456789"', 1)
+    )
     cases = [
         ("catalogue", "load", str(bad)),
         ("catalogue", "load", str(tmp_path / "missing.yaml")),

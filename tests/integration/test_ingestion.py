@@ -62,7 +62,7 @@ async def test_malformed_lines_from_a_file_are_rejected_not_dropped(workspace: W
     path = tmp_path / "events.jsonl"
     path.write_text(
         '{"event_id": "x1", "vendor": "987654325"\n'  # broken JSON
-        '[1, 2, 3]\n'  # not an object
+        "[1, 2, 3]\n"  # not an object
         '{"event_id": "x2", "vendor": "987654325", "quantity": "one"}\n'  # missing + wrong type
         "\n"
     )
@@ -141,9 +141,7 @@ async def test_attribution_precedence_and_oslo_month_edges(workspace: Workspace)
 async def test_learner_ids_never_reach_the_database(workspace: Workspace):
     await load_catalogue(workspace)
     secret_learners = [f"feide:secret-learner-{n}@example.no" for n in range(5)]
-    events = [
-        event(f"p-{n}", learner=learner) for n, learner in enumerate(secret_learners)
-    ] + [
+    events = [event(f"p-{n}", learner=learner) for n, learner in enumerate(secret_learners)] + [
         event("p-bad", learner=secret_learners[0], quantity=0),  # rejected keeps no raw id
         event("p-bad-2", learner=secret_learners[1], role="parent"),
     ]
@@ -163,3 +161,30 @@ def _pg_dump() -> str:
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"))
     assert candidates, "pg_dump not installed"
     return str(candidates[-1])
+
+
+async def test_vendors_read_their_rejections_with_reasons(workspace: Workspace):
+    from ledger.operations.rejections import rejected_events
+    from ledger.store.engine import create_ledger_engine
+
+    await load_catalogue(workspace)
+    await send_events(
+        workspace,
+        [
+            event("r-ok"),
+            event("r-zero", quantity=0, learner="feide:very-secret"),
+            event("r-other", vendor="912000001", product="eng-5-10", school="974999999"),
+        ],
+    )
+    await process(workspace)
+    engine = create_ledger_engine(workspace.database_url)
+    try:
+        async with engine.connect() as conn:
+            ours = await rejected_events(conn, "987654325", None, 100)
+            everyone = await rejected_events(conn, None, None, 100)
+    finally:
+        await engine.dispose()
+    assert [(r.event_id, r.reason_code) for r in ours] == [("r-zero", "invalid_quantity")]
+    assert ours[0].explanation, "a sentence the vendor can act on"
+    assert "very-secret" not in repr(ours)
+    assert {r.event_id for r in everyone} == {"r-zero", "r-other"}
