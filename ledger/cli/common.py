@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,8 +16,9 @@ from ledger.cli.app import BadInput, checked_workspace
 
 T = TypeVar("T")
 
-console = Console()
-error_console = Console(stderr=True)
+# Piped output (files, scripts, tests) gets wide tables rather than folded cells.
+console = Console(width=None if sys.stdout.isatty() else 160)
+error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:

@@ -84,6 +84,8 @@ def test_two_months_with_late_events_settle_export_verify_replay(
     assert "unchanged" in run("catalogue", "load", str(CATALOGUE)).stdout
     assert "sent 3000 events" in run("ingest", str(september)).stdout
     run("process", "--until-idle")
+    blocked = run("settle", "--period", "2026-10", check=False)
+    assert blocked.returncode == 2 and "2026-09" in blocked.stderr, blocked.stderr
     preview = run("settle", "--period", "2026-09", "--dry-run").stdout
     assert "would issue" in preview
     run("settle", "--period", "2026-09")
@@ -100,6 +102,8 @@ def test_two_months_with_late_events_settle_export_verify_replay(
 
     run("ingest", str(late))
     run("ingest", str(october))
+    month_to_date = run("usage", "--period", "2026-10").stdout
+    assert "L-2026-001" in month_to_date and "UNLICENSED" in month_to_date
     run("settle", "--period", "2026-10")
 
     out = tmp_path / "out"
