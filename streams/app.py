@@ -39,6 +39,8 @@ class Progress:
     """Counters a caller (CLI, tests) can watch while the worker runs."""
 
     written: int = 0
+    accepted: int = 0
+    duplicates: int = 0
     skipped: int = 0
     rejected: int = 0
     batches: int = 0
@@ -116,6 +118,18 @@ def build_app(
                 ),
             )
 
+    async def _account(result: BatchResult) -> None:
+        progress.written += result.written
+        progress.accepted += result.accepted
+        progress.duplicates += result.duplicates
+        progress.skipped += result.skipped
+        progress.rejected += len(result.rejected)
+        progress.batches += 1
+        progress.next_offsets[result.partition] = result.next_offset
+        await _publish_rejected(result.rejected)
+        if on_batch is not None:
+            await on_batch(result)
+
     async def _handle(events: Sequence[EventT[bytes]]) -> None:
         log.debug("batch of %s events", len(events))
         by_partition: dict[int, list[RawMessage]] = defaultdict(list)
@@ -125,28 +139,20 @@ def build_app(
             started = time.monotonic()
             try:
                 result = await writer.write(partition, messages)
-                log.debug(
-                    "partition %s: %s messages written in %.3f s",
-                    partition,
-                    len(messages),
-                    time.monotonic() - started,
-                )
             except OffsetGap as gap:
                 log.info("%s; seeking back", gap)
-                progress.written += gap.written
-                progress.rejected += len(gap.rejected)
+                if gap.written is not None:
+                    await _account(gap.written)
                 progress.next_offsets[partition] = gap.expected_offset
-                await _publish_rejected(gap.rejected)
                 await app.consumer.seek_wait({TP(raw_topic, partition): gap.expected_offset})
                 continue
-            progress.written += result.written
-            progress.skipped += result.skipped
-            progress.rejected += len(result.rejected)
-            progress.batches += 1
-            progress.next_offsets[partition] = result.next_offset
-            await _publish_rejected(result.rejected)
-            if on_batch is not None:
-                await on_batch(result)
+            log.debug(
+                "partition %s: %s messages in %.3f s",
+                partition,
+                len(messages),
+                time.monotonic() - started,
+            )
+            await _account(result)
 
     @app.agent(raw, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:

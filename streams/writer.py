@@ -22,6 +22,8 @@ from ledger.catalogue_file import catalogue_from_canonical_json
 from ledger.chain import EntryDraft
 from ledger.invariants import invariant
 from ledger.processing import (
+    STATUS_ACCEPTED,
+    STATUS_DUPLICATE,
     STATUS_REJECTED,
     CatalogueVersion,
     Decoded,
@@ -51,10 +53,21 @@ _ACCEPTED_DIGESTS = text(
 )
 
 
+@dataclass(frozen=True)
+class BatchResult:
+    partition: int
+    written: int
+    skipped: int  # already in the ledger (redelivered)
+    rejected: tuple[tuple[RawMessage, EntryDraft], ...]
+    next_offset: int
+    accepted: int = 0
+    duplicates: int = 0
+
+
 class OffsetGap(Exception):
     """A batch reaches past the next offset the ledger expects: seek back and fetch again.
 
-    Whatever came before the hole has been written (`written`, `rejected`).
+    `written` is what came before the hole and has been written, if anything.
     """
 
     def __init__(
@@ -63,8 +76,7 @@ class OffsetGap(Exception):
         expected_offset: int,
         found_offset: int,
         *,
-        written: int = 0,
-        rejected: tuple[tuple[RawMessage, EntryDraft], ...] = (),
+        written: BatchResult | None = None,
     ) -> None:
         super().__init__(
             f"partition {partition}: ledger expects offset {expected_offset}, got {found_offset}"
@@ -73,16 +85,6 @@ class OffsetGap(Exception):
         self.expected_offset = expected_offset
         self.found_offset = found_offset
         self.written = written
-        self.rejected = rejected
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    partition: int
-    written: int
-    skipped: int  # already in the ledger (redelivered)
-    rejected: tuple[tuple[RawMessage, EntryDraft], ...]
-    next_offset: int
 
 
 class LedgerWriter:
@@ -144,13 +146,19 @@ class LedgerWriter:
             for message, draft in zip(run, drafts, strict=True)
             if draft.status == STATUS_REJECTED
         )
-        next_offset = run[-1].offset + 1
+        result = BatchResult(
+            partition,
+            len(run),
+            skipped,
+            rejected,
+            run[-1].offset + 1,
+            accepted=sum(1 for d in drafts if d.status == STATUS_ACCEPTED),
+            duplicates=sum(1 for d in drafts if d.status == STATUS_DUPLICATE),
+        )
         if len(run) < len(fresh):
             # The rest lies beyond a hole: have the consumer fetch from next_offset again.
-            raise OffsetGap(
-                partition, next_offset, fresh[len(run)].offset, written=len(run), rejected=rejected
-            )
-        return BatchResult(partition, len(run), skipped, rejected, next_offset)
+            raise OffsetGap(partition, result.next_offset, fresh[len(run)].offset, written=result)
+        return result
 
     async def _catalogue(
         self, conn: AsyncConnection, version: int | None

@@ -129,8 +129,9 @@ def process(
 
     progress = run(go)
     console.print(
-        f"processed {progress.written} messages into the ledger"
-        f" ({progress.rejected} rejected, {progress.skipped} already there)"
+        f"processed {progress.written} messages into the ledger: {progress.accepted} accepted,"
+        f" {progress.duplicates} identical duplicates ignored, {progress.rejected} rejected"
+        " (`ledger rejected` lists why)"
     )
 
 

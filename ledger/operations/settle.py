@@ -92,11 +92,23 @@ async def closed_periods(conn: AsyncConnection) -> list[Closed]:
 
 
 async def open_periods_with_usage(conn: AsyncConnection, before: str) -> list[str]:
+    """Periods before `before` with accepted events and no closing (loose index scan)."""
     rows = await conn.execute(
         text(
-            "SELECT DISTINCT period FROM ledger.entries WHERE status = 'accepted'"
-            " AND period < :before AND period NOT IN (SELECT period FROM ledger.closings)"
-            " ORDER BY period"
+            """
+            WITH RECURSIVE periods(period) AS (
+                SELECT min(period) FROM ledger.entries
+                WHERE status = 'accepted' AND period < :before
+              UNION ALL
+                SELECT (SELECT min(e.period) FROM ledger.entries e
+                        WHERE e.status = 'accepted' AND e.period > p.period
+                          AND e.period < :before)
+                FROM periods p WHERE p.period IS NOT NULL
+            )
+            SELECT period FROM periods WHERE period IS NOT NULL
+              AND period NOT IN (SELECT period FROM ledger.closings)
+            ORDER BY period
+            """
         ),
         {"before": before},
     )
@@ -104,9 +116,21 @@ async def open_periods_with_usage(conn: AsyncConnection, before: str) -> list[st
 
 
 async def chain_ends(conn: AsyncConnection) -> dict[int, int]:
-    """Per chain, the seq after the last entry: 'everything known now'."""
+    """Per chain, the seq after the last entry: 'everything known now' (loose index scan)."""
     rows = await conn.execute(
-        text("SELECT chain, max(seq) AS seq FROM ledger.entries GROUP BY chain")
+        text(
+            """
+            WITH RECURSIVE chains(chain) AS (
+                SELECT min(chain) FROM ledger.entries
+              UNION ALL
+                SELECT (SELECT min(e.chain) FROM ledger.entries e WHERE e.chain > c.chain)
+                FROM chains c WHERE c.chain IS NOT NULL
+            )
+            SELECT chain, (SELECT max(seq) FROM ledger.entries e WHERE e.chain = chains.chain)
+                AS seq
+            FROM chains WHERE chain IS NOT NULL
+            """
+        )
     )
     return {row.chain: row.seq + 1 for row in rows}
 
