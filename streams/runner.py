@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.workspace import admin_client, wait_for_topics
@@ -35,6 +36,17 @@ class StreamTarget:
     rejected_topic: str
     database_url: str
     learner_key: bytes
+
+
+def _stream_app(target: StreamTarget, writer: LedgerWriter, progress: Progress) -> faust.App:
+    return build_app(
+        app_id=target.app_id,
+        bootstrap=target.bootstrap,
+        raw_topic=target.raw_topic,
+        rejected_topic=target.rejected_topic,
+        writer=writer,
+        progress=progress,
+    )
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -84,14 +96,7 @@ async def process_until_idle(
         if total == 0:
             return progress
         stop = asyncio.Event()
-        app = build_app(
-            app_id=target.app_id,
-            bootstrap=target.bootstrap,
-            raw_topic=target.raw_topic,
-            rejected_topic=target.rejected_topic,
-            writer=writer,
-            progress=progress,
-        )
+        app = _stream_app(target, writer, progress)
 
         async def watch() -> None:
             deadline = time.monotonic() + timeout_s
@@ -111,8 +116,11 @@ async def process_until_idle(
                 await asyncio.sleep(idle_poll_interval_s)
 
         watcher = asyncio.ensure_future(watch())
-        await run_app(app, stop)
-        await watcher
+        try:
+            await run_app(app, stop)
+            await watcher
+        finally:
+            watcher.cancel()  # the app may have crashed: do not leave the watch running
         return progress
     finally:
         await engine.dispose()
@@ -124,14 +132,7 @@ async def run_worker(target: StreamTarget, stop: asyncio.Event) -> Progress:
     writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
     progress = Progress()
     try:
-        app = build_app(
-            app_id=target.app_id,
-            bootstrap=target.bootstrap,
-            raw_topic=target.raw_topic,
-            rejected_topic=target.rejected_topic,
-            writer=writer,
-            progress=progress,
-        )
+        app = _stream_app(target, writer, progress)
         await run_app(app, stop)
         return progress
     finally:

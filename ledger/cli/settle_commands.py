@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, run, workspace
-from ledger.cli.stream_commands import stream_target
+from ledger.operations.workspace import stream_target
 
 PeriodOption = Annotated[str, typer.Option("--period", help="Calendar month YYYY-MM (Oslo).")]
 

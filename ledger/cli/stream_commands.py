@@ -5,32 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, progress_bar, run, workspace
-
-if TYPE_CHECKING:
-    from ledger.operations.workspace import Workspace
-    from streams.runner import StreamTarget
+from ledger.operations.workspace import stream_target
 
 catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
 app.add_typer(catalogue_app, name="catalogue")
-
-
-def stream_target(ws: Workspace) -> StreamTarget:
-    from streams.runner import StreamTarget
-
-    return StreamTarget(
-        app_id=f"ledger-{ws.name}",
-        bootstrap=ws.endpoints.kafka_bootstrap,
-        raw_topic=ws.topics.raw,
-        rejected_topic=ws.topics.rejected,
-        database_url=ws.database_url,
-        learner_key=ws.learner_key(),
-    )
 
 
 @catalogue_app.command("load")

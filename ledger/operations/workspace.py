@@ -10,6 +10,7 @@ from pathlib import Path
 from infra.services import Endpoints, ensure_services, ledger_home
 from infra.workspace import Topics, ensure_topics, ensure_workspace_database, topic_names
 from ledger.store.migrate import migrate
+from streams.runner import StreamTarget
 
 raw_topic_partitions = 4
 learner_key_bytes = 32
@@ -59,6 +60,18 @@ class Workspace:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(key)
+
+
+def stream_target(ws: Workspace, *, app_id: str | None = None) -> StreamTarget:
+    """What the stream application of this workspace reads and writes."""
+    return StreamTarget(
+        app_id=app_id or f"ledger-{ws.name}",
+        bootstrap=ws.endpoints.kafka_bootstrap,
+        raw_topic=ws.topics.raw,
+        rejected_topic=ws.topics.rejected,
+        database_url=ws.database_url,
+        learner_key=ws.learner_key(),
+    )
 
 
 def secrets_dir(home: Path) -> Path:

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from infra.workspace import drop_workspace
-from ledger.operations.workspace import Workspace, open_workspace
+from ledger.operations.workspace import Workspace, open_workspace, stream_target
 from ledger.store.engine import create_ledger_engine
 from streams.ingest import send_submissions, submission_for_record
-from streams.runner import StreamTarget, process_until_idle
+from streams.runner import process_until_idle
 
 HERE = Path(__file__).parent
 CATALOGUE = HERE / "catalogue.yaml"
@@ -30,17 +30,6 @@ async def workspace(services: Any, workspace_name: str) -> AsyncIterator[Workspa
     ws.learner_key_path.unlink(missing_ok=True)
 
 
-def target_of(ws: Workspace, app_suffix: str = "") -> StreamTarget:
-    return StreamTarget(
-        app_id=f"ledger-{ws.name}{app_suffix}",
-        bootstrap=ws.endpoints.kafka_bootstrap,
-        raw_topic=ws.topics.raw,
-        rejected_topic=ws.topics.rejected,
-        database_url=ws.database_url,
-        learner_key=ws.learner_key(),
-    )
-
-
 async def send_events(ws: Workspace, events: Iterable[Mapping[str, object]]) -> int:
     submissions = (
         submission_for_record(dict(event), json.dumps(event).encode()) for event in events
@@ -49,7 +38,7 @@ async def send_events(ws: Workspace, events: Iterable[Mapping[str, object]]) -> 
 
 
 async def process(ws: Workspace) -> None:
-    await process_until_idle(target_of(ws), timeout_s=300)
+    await process_until_idle(stream_target(ws), timeout_s=300)
 
 
 async def load_catalogue(ws: Workspace, path: Path = CATALOGUE) -> None:
