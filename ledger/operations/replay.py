@@ -8,7 +8,7 @@ settlement digests are compared one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,16 +67,44 @@ async def _replay_archives(target: StreamTarget, archive_dir: Path, report: Repl
     return True
 
 
-async def _hashes(conn: AsyncConnection) -> Iterator[tuple[int, int, bytes]]:
+async def _hashes(conn: AsyncConnection) -> AsyncIterator[tuple[int, int, bytes]]:
+    """(chain, seq, hash) in order, streamed with a server-side cursor (bounded memory)."""
     result = await conn.stream(
-        select(entries.c.chain, entries.c.seq, entries.c.hash).order_by(
-            entries.c.chain, entries.c.seq
-        ),
+        select(entries.c.chain, entries.c.seq, entries.c.hash)
+        .order_by(entries.c.chain, entries.c.seq)
+        .execution_options(yield_per=compare_fetch_rows)
     )
-    rows = []
     async for row in result:
-        rows.append((row.chain, row.seq, bytes(row.hash)))
-    return iter(rows)
+        yield row.chain, row.seq, bytes(row.hash)
+
+
+async def _next(rows: AsyncIterator[tuple[int, int, bytes]]) -> tuple[int, int, bytes] | None:
+    return await anext(rows, None)
+
+
+async def _compare_entries(
+    source: AsyncConnection, target: AsyncConnection, report: ReplayReport
+) -> None:
+    """Walk both ledgers in (chain, seq) order side by side."""
+    ours, theirs = _hashes(source), _hashes(target)
+    mine, replayed = await _next(ours), await _next(theirs)
+    while mine is not None or replayed is not None:
+        if replayed is None or (mine is not None and mine[:2] < replayed[:2]):
+            assert mine is not None
+            report.entries_compared += 1
+            report.differ(f"entry chain {mine[0]} seq {mine[1]}: missing from the replay")
+            mine = await _next(ours)
+        elif mine is None or replayed[:2] < mine[:2]:
+            report.differ(f"entry chain {replayed[0]} seq {replayed[1]}: only in the replay")
+            replayed = await _next(theirs)
+        else:
+            report.entries_compared += 1
+            if mine[2] != replayed[2]:
+                report.differ(
+                    f"entry chain {mine[0]} seq {mine[1]}: hash {mine[2].hex()[:16]}… in the"
+                    f" ledger, {replayed[2].hex()[:16]}… replayed"
+                )
+            mine, replayed = await _next(ours), await _next(theirs)
 
 
 async def compare_ledgers(source_url: str, target_url: str, report: ReplayReport) -> None:
@@ -84,20 +112,7 @@ async def compare_ledgers(source_url: str, target_url: str, report: ReplayReport
     target_engine = create_ledger_engine(target_url)
     try:
         async with source_engine.connect() as source, target_engine.connect() as target:
-            source_rows = await _hashes(source)
-            target_rows = dict(((c, s), h) for c, s, h in await _hashes(target))
-            for chain, seq, digest in source_rows:
-                report.entries_compared += 1
-                replayed = target_rows.pop((chain, seq), None)
-                if replayed is None:
-                    report.differ(f"entry chain {chain} seq {seq}: missing from the replay")
-                elif replayed != digest:
-                    report.differ(
-                        f"entry chain {chain} seq {seq}: hash {digest.hex()[:16]}… in the ledger,"
-                        f" {replayed.hex()[:16]}… replayed"
-                    )
-            for chain, seq in sorted(target_rows):
-                report.differ(f"entry chain {chain} seq {seq}: only in the replay")
+            await _compare_entries(source, target, report)
             source_docs = {
                 (r.period, r.municipality, r.vendor): r.digest
                 for r in await source.execute(select(settlements))

@@ -654,6 +654,49 @@ async def _verify_closings(connection: asyncpg.Connection) -> tuple[int, list[st
     return len(closings), problems
 
 
+async def _verify_catalogues(connection: asyncpg.Connection) -> list[str]:
+    """Each stored catalogue version hashes to its sha256, and every marker names it.
+
+    Attribution and pricing read these documents, so a changed one would change bills
+    without touching an entry.
+    """
+    from ledger.catalogue_file import (
+        CatalogueRejected,
+        canonical_catalogue_json,
+        catalogue_from_canonical_json,
+        catalogue_sha256,
+    )
+
+    problems: list[str] = []
+    versions: dict[int, str] = {}
+    for row in await connection.fetch(
+        "SELECT version, sha256, document FROM ledger.catalogue_versions ORDER BY version"
+    ):
+        name = f"catalogue version {row['version']}"
+        versions[row["version"]] = row["sha256"]
+        document = row["document"].encode()
+        try:
+            catalogue = catalogue_from_canonical_json(document)
+        except (CatalogueRejected, ValueError) as error:
+            problems.append(f"{name}: the stored document is no longer a catalogue ({error})")
+            continue
+        if catalogue_sha256(catalogue) != row["sha256"]:
+            problems.append(f"{name}: the document does not hash to its sha256; it was changed")
+        elif canonical_catalogue_json(catalogue) != document:
+            problems.append(f"{name}: the document is not in canonical form; it was changed")
+    for marker in await connection.fetch(
+        "SELECT chain, seq, catalogue_version, reference FROM ledger.entries"
+        " WHERE kind = 'catalogue' ORDER BY chain, seq"
+    ):
+        expected = versions.get(marker["catalogue_version"])
+        if expected is None or expected != marker["reference"]:
+            problems.append(
+                f"chain {marker['chain']} seq {marker['seq']}: catalogue marker for version"
+                f" {marker['catalogue_version']} does not match the stored catalogue version"
+            )
+    return problems
+
+
 async def _verify_settlements(connection: asyncpg.Connection) -> tuple[int, list[str]]:
     problems: list[str] = []
     checked = 0
@@ -726,6 +769,7 @@ async def verify_ledger(
             ]
             results = await _verify_entries(connection, dsn, snapshot, extents, progress)
             closings_checked, closing_problems = await _verify_closings(connection)
+            catalogue_problems = await _verify_catalogues(connection)
             settlements_checked, settlement_problems = await _verify_settlements(connection)
     finally:
         await connection.close()
@@ -743,6 +787,7 @@ async def verify_ledger(
         function_problems
         + [message for _, _, message in ordered_entry_problems]
         + closing_problems
+        + catalogue_problems
         + settlement_problems
     )
     damages_found = (
@@ -750,6 +795,7 @@ async def verify_ledger(
         + sum(result.damages_found for result in results)
         + len(chain_problems)
         + len(closing_problems)
+        + len(catalogue_problems)
         + len(settlement_problems)
     )
     return VerifyReport(

@@ -188,3 +188,61 @@ async def test_vendors_read_their_rejections_with_reasons(workspace: Workspace):
     assert ours[0].explanation, "a sentence the vendor can act on"
     assert "very-secret" not in repr(ours)
     assert {r.event_id for r in everyone} == {"r-zero", "r-other"}
+
+
+async def test_rejections_are_published_to_the_rejected_topic(workspace: Workspace):
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from schemas.codec import decode
+
+    await load_catalogue(workspace)
+    await send_events(workspace, [event("t-ok"), event("t-bad", school="974999999")])
+    await process(workspace)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=workspace.endpoints.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=f"{workspace.name}-test",
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(workspace.topics.rejected, p) for p in range(4)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found = []
+        for _ in range(20):
+            batch = await consumer.getmany(timeout_ms=500)
+            found += [decode(m.value)[1] for messages in batch.values() for m in messages]
+            if found:
+                break
+    finally:
+        await consumer.stop()
+    assert [(r["event_id"], r["reason_code"]) for r in found] == [("t-bad", "unknown_school")]
+    assert found[0]["original"], "the vendor gets its original message back"
+
+
+async def test_verify_finds_a_changed_catalogue_version(workspace: Workspace):
+    from sqlalchemy import text
+
+    from ledger.store.engine import create_owner_engine
+    from ledger.store.verify import verify_ledger
+
+    await load_catalogue(workspace)
+    await send_events(workspace, [event("c-1")])
+    await process(workspace)
+    assert (await verify_ledger(workspace.database_url)).ok
+    owner = create_owner_engine(workspace.database_url)
+    try:
+        async with owner.begin() as conn:  # a superuser going behind the triggers' back
+            await conn.execute(text("ALTER TABLE ledger.catalogue_versions DISABLE TRIGGER ALL"))
+            await conn.execute(
+                text(
+                    "UPDATE ledger.catalogue_versions"
+                    " SET document = replace(document, '\"10\"', '\"1\"')"
+                )
+            )
+            await conn.execute(text("ALTER TABLE ledger.catalogue_versions ENABLE TRIGGER ALL"))
+    finally:
+        await owner.dispose()
+    report = await verify_ledger(workspace.database_url)
+    assert not report.ok
+    assert report.first_damage is not None and "catalogue version 1" in report.first_damage
