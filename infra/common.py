@@ -157,14 +157,8 @@ def process_exists(pid: int) -> bool:
 
 def process_is_alive(pid: int) -> bool:
     """True for a live process (a zombie counts as dead: it only waits to be reaped)."""
-    if pid <= 0:
+    if not process_exists(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, owned by another user (a postmaster run as postgres, when we are not root)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -27,7 +27,7 @@ from ledger.events import (
     event_from_record,
     learner_hash,
 )
-from ledger.invariants import invariant
+from ledger.invariants import InvariantViolation, invariant
 from schemas.codec import UndecodableMessage, decode
 
 KIND_EVENT = "event"
@@ -264,12 +264,10 @@ class PartitionDecider:
         version = record["version"]
         sha256 = record["sha256"]
         document = record["document"]
-        invariant(
-            isinstance(version, int) and isinstance(sha256, str) and isinstance(document, bytes),
-            "catalogue marker has the wrong shape",
-        )
-        assert isinstance(version, int) and isinstance(sha256, str)
-        assert isinstance(document, bytes)
+        if not (
+            isinstance(version, int) and isinstance(sha256, str) and isinstance(document, bytes)
+        ):
+            raise InvariantViolation("catalogue marker has the wrong shape")
         known = self._known_catalogue(version)
         new: CatalogueVersion | None = None
         if known is None:
@@ -310,13 +308,13 @@ class PartitionDecider:
                     f"event {event.event_id} was accepted before with different content",
                 ),
             )
-        invariant(catalogue is not None and self._index is not None, "accepted without catalogue")
-        assert catalogue is not None and self._index is not None
+        digest = draft.content_digest
+        if catalogue is None or self._index is None or digest is None:
+            raise InvariantViolation("an event passed its checks without a catalogue or digest")
         licence = self._index.attribute(
             event.vendor, event.product, event.school, event.occurred_at
         )
-        assert draft.content_digest is not None
-        self._state.accepted[key] = draft.content_digest
+        self._state.accepted[key] = digest
         return replace(
             draft,
             status=STATUS_ACCEPTED,

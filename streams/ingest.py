@@ -16,21 +16,13 @@ from pathlib import Path
 
 import fastavro
 
+from ledger.events import EVENT_FIELDS
 from schemas.codec import encode
 from streams.producer import in_flight_sends_max, raw_log_producer
 
+# The UsageEvent schema's fields (the domain's list) and their Avro types.
 USAGE_EVENT_FIELDS: dict[str, type] = {
-    "event_id": str,
-    "vendor": str,
-    "product": str,
-    "school": str,
-    "learner": str,
-    "role": str,
-    "action": str,
-    "item": str,
-    "quantity": int,
-    "unit": str,
-    "occurred_at": str,
+    name: int if name == "quantity" else str for name in EVENT_FIELDS
 }
 line_bytes_max = 64 * 1024
 AVRO_MAGIC = b"Obj\x01"

@@ -7,12 +7,15 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.cli.app import BadInput, checked_workspace
+
+if TYPE_CHECKING:
+    from ledger.operations.workspace import Workspace
 
 T = TypeVar("T")
 
@@ -41,7 +44,7 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         raise BadInput(str(error)) from error
 
 
-async def workspace(name: str):  # type: ignore[no-untyped-def]
+async def workspace(name: str) -> Workspace:
     from ledger.operations.workspace import open_workspace
 
     return await open_workspace(checked_workspace(name))

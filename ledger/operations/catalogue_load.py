@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.catalogue import Catalogue
 from ledger.catalogue_file import (
     CatalogueRejected,
     canonical_catalogue_json,
@@ -42,7 +43,7 @@ class LoadResult:
     licences: int
 
 
-def read_catalogue_file(path: Path):  # type: ignore[no-untyped-def]
+def read_catalogue_file(path: Path) -> Catalogue:
     if not path.is_file():
         raise CatalogueFileError(f"{path}: no such file")
     if path.stat().st_size > catalogue_file_bytes_max:
