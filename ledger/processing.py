@@ -28,7 +28,14 @@ from ledger.events import (
     learner_hash,
 )
 from ledger.invariants import InvariantViolation, invariant
-from schemas.codec import UndecodableMessage, decode
+from schemas.codec import (
+    CATALOGUE_MARKER,
+    CLOSE_MARKER,
+    RAW_SUBMISSION,
+    USAGE_EVENT,
+    UndecodableMessage,
+    decode,
+)
 
 KIND_EVENT = "event"
 KIND_CATALOGUE = "catalogue"
@@ -37,10 +44,6 @@ STATUS_ACCEPTED = "accepted"
 STATUS_DUPLICATE = "duplicate"
 STATUS_REJECTED = "rejected"
 
-USAGE_EVENT = "no.ledger.UsageEvent"
-RAW_SUBMISSION = "no.ledger.RawSubmission"
-CATALOGUE_MARKER = "no.ledger.CatalogueMarker"
-CLOSE_MARKER = "no.ledger.CloseMarker"
 
 reason_detail_chars_max = 300
 

@@ -51,6 +51,14 @@ class ClosingPoint:
     catalogue_version: int
     issued_at: datetime
 
+    @property
+    def heads_document(self) -> list[dict[str, object]]:
+        """The chain heads as recorded in closings and every settlement of this closing."""
+        return [
+            {"chain": chain, "seq": self.heads[chain], "hash": self.head_hashes[chain]}
+            for chain in sorted(self.heads)
+        ]
+
 
 @dataclass(frozen=True)
 class Closed:
@@ -206,22 +214,14 @@ def closing_extra(point: ClosingPoint) -> dict[str, object]:
         "close_id": point.close_id,
         "issue_date": oslo_date(point.issued_at).isoformat(),
         "catalogue_version": point.catalogue_version,
-        "ledger_heads": [
-            {"chain": chain, "seq": point.heads[chain], "hash": point.head_hashes[chain]}
-            for chain in sorted(point.heads)
-        ],
+        "ledger_heads": point.heads_document,
     }
 
 
 async def record_settlements(
     conn: AsyncConnection, point: ClosingPoint, issued: Sequence[Settlement]
 ) -> None:
-    heads_json = canonical_json(
-        [
-            {"chain": chain, "seq": point.heads[chain], "hash": point.head_hashes[chain]}
-            for chain in sorted(point.heads)
-        ]
-    ).decode()
+    heads_json = canonical_json(point.heads_document).decode()
     await conn.execute(
         closings.insert().values(
             close_id=point.close_id,
