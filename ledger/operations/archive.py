@@ -108,42 +108,53 @@ async def archive_ranges(
 async def write_raw_archive(
     bootstrap: str, topic: str, ranges: Sequence[ArchiveRange], directory: Path
 ) -> list[Path]:
+    # Assigned once: re-assigning under a running group coordinator trips its
+    # "subscription active" assertion. (The group id itself avoids aiokafka 0.14's
+    # group-less coordinator, whose stop() raises CancelledError; nothing is committed.)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=f"{topic}-archive"
     )
     await consumer.start()
     paths = []
     try:
+        tps = {r.chain: TopicPartition(topic, r.chain) for r in ranges}
+        consumer.assign(list(tps.values()))
         for archive_range in ranges:
-            tp = TopicPartition(topic, archive_range.chain)
-            consumer.assign([tp])
-            consumer.seek(tp, archive_range.first_offset)
+            consumer.seek(tps[archive_range.chain], archive_range.first_offset)
+        for archive_range in ranges:
+            records = await _read_range(consumer, tps[archive_range.chain], archive_range)
             path = directory / f"raw-p{archive_range.chain}.avro"
-            records: list[dict[str, Any]] = []
-            expected = archive_range.first_offset
-            while expected <= archive_range.last_offset:
-                batch = await consumer.getmany(tp, timeout_ms=consume_wait_ms, max_records=5000)
-                for message in batch.get(tp, []):
-                    if message.offset > archive_range.last_offset:
-                        break
-                    invariant(message.offset == expected, f"raw log gap at {tp} {expected}")
-                    records.append(
-                        {
-                            "topic": topic,
-                            "partition": message.partition,
-                            "offset": message.offset,
-                            "timestamp_ms": message.timestamp,
-                            "key": message.key,
-                            "value": message.value,
-                        }
-                    )
-                    expected += 1
             with path.open("wb") as file:
                 fastavro.writer(file, fastavro.parse_schema(RAW_RECORD_SCHEMA), records)
             paths.append(path)
     finally:
         await consumer.stop()
     return paths
+
+
+async def _read_range(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, archive_range: ArchiveRange
+) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    expected = archive_range.first_offset
+    while expected <= archive_range.last_offset:
+        batch = await consumer.getmany(tp, timeout_ms=consume_wait_ms, max_records=5000)
+        for message in batch.get(tp, []):
+            if message.offset > archive_range.last_offset:
+                break
+            invariant(message.offset == expected, f"raw log gap at {tp} {expected}")
+            records.append(
+                {
+                    "topic": tp.topic,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                    "timestamp_ms": message.timestamp,
+                    "key": message.key,
+                    "value": message.value,
+                }
+            )
+            expected += 1
+    return records
 
 
 async def write_entry_archive(
