@@ -395,15 +395,30 @@ def choose_ports(paths: BrokerPaths) -> BrokerPorts:
     return ports
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a base64url-encoded random 16-byte UUID, 22 characters.
+
+    Like Kafka's own Uuid.randomUuid, never one starting with '-': the storage tool's argument
+    parser would read it as an option (one id in 64 did, and failed CI).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if is_usable_cluster_id(cluster_id):
+            return cluster_id
+
+
+def is_usable_cluster_id(cluster_id: str) -> bool:
+    return len(cluster_id) == 22 and not cluster_id.startswith("-")
+
+
 def format_storage(java: Path, libs: Path, paths: BrokerPaths) -> None:
     """Format the KRaft log dir once (meta.properties marks a formatted one)."""
     if (paths.data_dir / "meta.properties").is_file():
         return
     state = read_state(paths.state_file)
     cluster_id = state.get("cluster_id")
-    if not isinstance(cluster_id, str):
-        # A KRaft cluster id is a base64url-encoded 16-byte UUID, 22 characters.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    if not isinstance(cluster_id, str) or not is_usable_cluster_id(cluster_id):
+        cluster_id = new_cluster_id()
         state["cluster_id"] = cluster_id
         write_state(paths.state_file, state)
     paths.data_dir.mkdir(parents=True, exist_ok=True)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from infra import kafka, postgres
-from infra.common import InfraError, file_lock, run_blocking, wait_until_ready
+from infra.common import (
+    InfraError,
+    file_lock,
+    read_state,
+    run_blocking,
+    wait_until_ready,
+    write_state,
+)
 from infra.services import (
     Endpoints,
     ensure_services,
@@ -77,6 +86,32 @@ def test_java_command_uses_the_cached_libs_and_heap() -> None:
     assert "-Dlog4j.configuration=file:///h/kafka/config/log4j.properties" in argv
     assert argv[argv.index("-cp") + 1] == "/c/libs/*"
     assert argv[-2:] == ["kafka.Kafka", "a"]
+
+
+def test_cluster_ids_never_start_with_a_dash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The storage tool reads '-t -xyz' as a missing value; one random id in 64 began with '-'.
+
+    A saved id of that kind (from a home formatted before the fix) is replaced too.
+    """
+    dash_first = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64url 0b111110... is '-'
+    plain = uuid.UUID(bytes=bytes([0x10]) + bytes(15))
+    draws = iter([dash_first, dash_first, plain])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+    assert base64.urlsafe_b64encode(dash_first.bytes).decode().startswith("-")
+
+    paths = kafka.BrokerPaths(tmp_path / "kafka")
+    write_state(paths.state_file, {"cluster_id": "-" + "A" * 21})
+    calls: list[list[str]] = []
+    monkeypatch.setattr(kafka, "run_command", lambda argv, *rest, **kw: calls.append(list(argv)))
+
+    kafka.format_storage(Path("/usr/bin/java"), tmp_path / "libs", paths)
+
+    (argv,) = calls
+    cluster_id = argv[argv.index("-t") + 1]
+    assert cluster_id == base64.urlsafe_b64encode(plain.bytes).decode().rstrip("=")
+    assert read_state(paths.state_file)["cluster_id"] == cluster_id
 
 
 @pytest.mark.parametrize(
