@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from infra.services import Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests check rules, not speed (speed is `make bench`'s job): no per-example deadline,
+# which a busy 2-core CI machine could miss. Built on the default, so CI=true keeps Hypothesis's
+# own "ci" profile (derandomized, so a CI run is reproducible).
+settings.register_profile("ledger", parent=settings.default, deadline=None)
+settings.load_profile("ledger")
 
 
 def shared_dir() -> Path:
