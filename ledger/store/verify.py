@@ -1,9 +1,9 @@
 """`ledger verify`: recompute every hash chain, closing and settlement digest of a ledger.
 
 Entries. PostgreSQL encodes each row with `ledger.entry_bytes` (SQL, created by the
-migration) and Python hashes it with hashlib, so the check does not trust the write
-path: `ledger/chain.py` encoded and hashed the row when it was written, an independent
-implementation encodes it again now. For each chain, in seq order:
+migration) and hashes it, so the check does not trust the write path: `ledger/chain.py`
+encoded and hashed the row when it was written in Python, an independent implementation
+encodes it again now. For each chain, in seq order:
 
 - seq runs 1, 2, 3 … without a gap;
 - prev_hash equals the hash stored in the entry before (GENESIS_HASH for seq 1);
@@ -15,14 +15,16 @@ breaks the link from the next entry. Closings pin every chain's head at a close,
 rewritten tail is found too, and each settlement is checked against its digest and
 its lines.
 
-Speed: each chain is cut into segments of `verify_segment_entries` seqs, handed to
-worker processes (`ledger.store.verify_worker`, two per core): PostgreSQL encodes the
-rows (C functions called from SQL) while the workers hash with hashlib, so both sides
-run at once and on every core. Measured with benchmarks/verify_bench.py: about 4.5-5 CPU
-µs per entry, roughly 60 % in PostgreSQL (mostly the ~140 function calls of
-entry_bytes per row) and 40 % in Python (asyncpg decoding, one SHA-256). Every worker
-reads the same MVCC snapshot (exported by the coordinating transaction), so the report
-describes one point in time even while writers append.
+Speed: each chain is cut into segments of `verify_segment_entries` seqs. A segment is
+first checked in one aggregate query (the fast path): PostgreSQL encodes and hashes
+every row and returns one row, the count, whether every hash matched, and the stored
+prev_hashes and hashes concatenated, which Python compares as two byte strings for the
+links. Only a segment that this does not prove intact is read again row by row and
+hashed with hashlib (the exact path), which finds and names the damage. Segments run on
+two connections per core, all reading the same MVCC snapshot (exported by the
+coordinating transaction), so the report describes one point in time even while writers
+append. Measured with benchmarks/verify_bench.py: about 3.5 CPU µs per entry, nearly all
+in PostgreSQL (mostly the ~170 expression steps of entry_bytes per row, then SHA-256).
 """
 
 from __future__ import annotations
@@ -32,24 +34,22 @@ import hashlib
 import json
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from ledger.chain import DRAFT_FIELDS, GENESIS_HASH, EntryDraft, canonical_bytes, entry_hash
-from ledger.invariants import InvariantViolation, invariant
+from ledger.invariants import invariant
+from ledger.store.engine import asyncpg_dsn
 
-verify_segment_entries = 25_000  # seqs per unit of work: one query, held in memory at once
-verify_in_process_entries_max = 50_000  # up to this many, no workers: starting them costs more
-verify_processes_per_core = 2  # worker processes per core (see worker_processes)
-verify_processes_max = 16  # upper bound on worker processes, whatever the core count
-verify_worker_line_bytes_max = 1 << 20  # one result line from a worker
+verify_segment_entries = 10_000  # seqs per unit of work: one query (two if damaged), held in memory
+verify_in_process_entries_max = 50_000  # up to this many, one connection: more cost more
+verify_connections_per_core = 2  # two per core overlap round trips with work (measured)
+verify_connections_max = 16  # upper bound on concurrent connections, whatever the core count
 verify_settlements_fetch_rows = 500  # settlements per round trip of the cursor
 verify_damages_reported_max = 20  # damage lines a report carries (all are counted)
 verify_hash_hex_shown = 16  # hex digits of a hash shown in a damage message
@@ -111,7 +111,26 @@ FROM chains AS c WHERE c.chain IS NOT NULL
 ORDER BY c.chain
 """
 
-# One segment, plus the entry before it (for the link); the message is what was hashed.
+# The fast path: one row summing up a segment and the entry before it, all hashing done
+# in PostgreSQL. The rows reach the aggregates in seq order (the ordered subquery); if
+# they ever did not, the links would not line up and the exact path would run, so the
+# order can cost time but never a wrong verdict. coalesce: a NULL (a NOT NULL constraint
+# dropped by a superuser) counts as a mismatch, not as "no opinion" to bool_and.
+SEGMENT_SUMMARY_QUERY = """
+SELECT count(*) AS entries,
+       coalesce(bool_and(s.hash_matches), false) AS hashes_match,
+       coalesce(string_agg(s.prev_hash, ''::bytea), ''::bytea) AS prev_hashes,
+       coalesce(string_agg(s.hash, ''::bytea), ''::bytea) AS hashes
+FROM (SELECT e.prev_hash, e.hash,
+             coalesce(pg_catalog.sha256(e.prev_hash || ledger.entry_bytes(e)) = e.hash, false)
+                 AS hash_matches
+      FROM ledger.entries AS e
+      WHERE e.chain = $1 AND e.seq BETWEEN $2 AND $3
+      ORDER BY e.seq) AS s
+"""
+
+# The exact path, row by row: one segment, plus the entry before it (for the link); the
+# message is what was hashed.
 SEGMENT_QUERY = """
 SELECT e.seq, e.hash, e.prev_hash || ledger.entry_bytes(e) AS message
 FROM ledger.entries AS e
@@ -162,10 +181,6 @@ WHERE NOT EXISTS (SELECT FROM ledger.settlements AS s
                     AND s.vendor = l.vendor)
 ORDER BY l.period, l.municipality, l.vendor, l.line_no
 """
-
-
-class VerifyWorkerFailed(RuntimeError):
-    """A verify worker process died: the ledger was not (fully) checked."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +279,28 @@ def scan_segment(
     if expected_seq <= segment.last_seq:
         findings.append(Finding(segment.last_seq + 1, "gap", gap_from_seq=expected_seq))
     return len(rows), findings
+
+
+def summary_is_intact(
+    segment: Segment, entries: int, hashes_match: bool, prev_hashes: bytes, hashes: bytes
+) -> bool:
+    """Whether SEGMENT_SUMMARY_QUERY's row proves the segment intact (False: look row by row).
+
+    The summary covers seqs max(first_seq - 1, 1) .. last_seq. Intact means: every one of
+    those seqs is there (seq is the key within a chain, so the count says it), every row
+    hashes to its stored hash, and each row's prev_hash is the hash of the row before it:
+    the concatenated prev_hashes, shifted by one entry, equal the concatenated hashes.
+    """
+    size = len(GENESIS_HASH)
+    first_fetched = max(segment.first_seq - 1, 1)
+    expected_entries = segment.last_seq - first_fetched + 1
+    if entries != expected_entries or not hashes_match:
+        return False
+    if len(prev_hashes) != entries * size or len(hashes) != entries * size:
+        return False
+    if segment.first_seq == 1 and prev_hashes[:size] != GENESIS_HASH:
+        return False
+    return prev_hashes[size:] == hashes[:-size]
 
 
 def short_hex(value: bytes) -> str:
@@ -464,8 +501,24 @@ async def describe_finding(connection: asyncpg.Connection, chain: int, finding: 
 
 
 async def verify_segment(connection: asyncpg.Connection, segment: Segment) -> SegmentResult:
-    """Verify one segment in the connection's current transaction."""
+    """Verify one segment in the connection's current transaction.
+
+    First the fast path (PostgreSQL encodes and hashes; one row comes back); only when that
+    does not prove the segment intact, the exact path, which finds and names the damage.
+    """
     first_fetched = max(segment.first_seq - 1, 1)
+    summary = await connection.fetchrow(
+        SEGMENT_SUMMARY_QUERY, segment.chain, first_fetched, segment.last_seq
+    )
+    invariant(summary is not None, "an aggregate query returns one row")
+    if summary_is_intact(
+        segment,
+        summary["entries"],
+        summary["hashes_match"],
+        bytes(summary["prev_hashes"]),
+        bytes(summary["hashes"]),
+    ):
+        return SegmentResult(segment, segment.last_seq - segment.first_seq + 1, 0, None)
     rows = await connection.fetch(SEGMENT_QUERY, segment.chain, first_fetched, segment.last_seq)
     predecessor_hash = GENESIS_HASH if segment.first_seq == 1 else b""
     if segment.first_seq > 1 and rows and rows[0]["seq"] == segment.first_seq - 1:
@@ -479,109 +532,49 @@ async def verify_segment(connection: asyncpg.Connection, segment: Segment) -> Se
     return SegmentResult(segment, checked, len(findings), first_damage)
 
 
-async def verify_segment_in_snapshot(
-    connection: asyncpg.Connection, segment: Segment, snapshot: str
-) -> SegmentResult:
+async def _import_snapshot(connection: asyncpg.Connection, snapshot: str) -> None:
+    """See what the coordinating transaction sees (first statement of a repeatable read)."""
     invariant(SNAPSHOT_ID_PATTERN.match(snapshot) is not None, f"bad snapshot id {snapshot!r}")
-    async with connection.transaction(isolation="repeatable_read", readonly=True):
-        await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        return await verify_segment(connection, segment)
+    await connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
 
 
-def worker_processes(entries_total: int, segments: int) -> int:
-    """How many worker processes to verify with; 0 = in this process.
+def concurrent_connections(entries_total: int, segments: int) -> int:
+    """How many connections verify segments at once; 0 = the coordinating one alone.
 
-    More than the cores: each worker alternates between waiting for PostgreSQL to
-    encode a segment and hashing it, so one more keeps both busy.
+    PostgreSQL does nearly all the work (encoding and hashing), one backend per
+    connection; two per core keep every core busy between round trips.
     """
     if entries_total <= verify_in_process_entries_max:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    processes = min((cores or 1) * verify_processes_per_core, verify_processes_max, segments)
-    return processes if processes > 1 else 0
+    connections = min((cores or 1) * verify_connections_per_core, verify_connections_max, segments)
+    return connections if connections > 1 else 0
 
 
-def _worker_environment() -> dict[str, str]:
-    """The caller's environment, with this checkout importable even if not installed."""
-    project_root = str(Path(__file__).resolve().parents[2])
-    environment = dict(os.environ)
-    paths = [project_root, *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
-    environment["PYTHONPATH"] = os.pathsep.join(paths)
-    return environment
-
-
-async def _start_worker(dsn: str, snapshot: str) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ledger.store.verify_worker",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env=_worker_environment(),
-        limit=verify_worker_line_bytes_max,
-    )
-    # The DSN goes over stdin, not argv: it may hold a password, and argv is public.
-    setup = {"dsn": dsn, "snapshot": snapshot}
-    _send_line(process, setup)
-    return process
-
-
-def _pipes(
-    process: asyncio.subprocess.Process,
-) -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
-    if process.stdin is None or process.stdout is None:
-        raise InvariantViolation("verify worker was started without pipes")
-    return process.stdin, process.stdout
-
-
-def _send_line(process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
-    stdin, _ = _pipes(process)
-    stdin.write((json.dumps(message) + "\n").encode())
-
-
-async def _drive_worker(
-    process: asyncio.subprocess.Process,
-    queue: deque[Segment],
-    record: Callable[[SegmentResult], None],
-) -> None:
-    """Hand segments to one worker until none are left, one at a time."""
-    stdin, stdout = _pipes(process)
-    while queue:
-        segment = queue.popleft()
-        _send_line(process, asdict(segment))
-        await stdin.drain()
-        line = await stdout.readline()
-        if not line:
-            raise VerifyWorkerFailed(
-                f"verify worker {process.pid} stopped (exit {await process.wait()})"
-                f" while verifying chain {segment.chain} seqs"
-                f" {segment.first_seq}..{segment.last_seq}; see its error above"
-            )
-        fields = json.loads(line)
-        fields["segment"] = Segment(**fields["segment"])
-        result = SegmentResult(**fields)
-        invariant(result.segment == segment, "verify worker answered for another segment")
-        record(result)
-    stdin.close()
-    await process.wait()
-
-
-async def _verify_in_workers(
+async def _verify_concurrently(
     dsn: str,
     snapshot: str,
     segments: Sequence[Segment],
-    processes: int,
+    connections: int,
     record: Callable[[SegmentResult], None],
 ) -> None:
+    """Segments from one queue, on `connections` connections that share the snapshot."""
     queue = deque(segments)
-    workers = [await _start_worker(dsn, snapshot) for _ in range(processes)]
-    try:
-        await asyncio.gather(*(_drive_worker(worker, queue, record) for worker in workers))
-    finally:
-        for worker in workers:
-            if worker.returncode is None:
-                worker.kill()
-                await worker.wait()
+
+    async def drain_queue() -> None:
+        connection = await connect(dsn)
+        try:
+            async with connection.transaction(isolation="repeatable_read", readonly=True):
+                await _import_snapshot(connection, snapshot)
+                while queue:
+                    record(await verify_segment(connection, queue.popleft()))
+        finally:
+            await connection.close()
+
+    # A TaskGroup: if one connection fails, the others are cancelled and the error raised.
+    async with asyncio.TaskGroup() as group:
+        for _ in range(connections):
+            group.create_task(drain_queue())
 
 
 async def _verify_entries(
@@ -603,12 +596,12 @@ async def _verify_entries(
         if progress is not None:
             progress(checked, entries_total)
 
-    processes = worker_processes(entries_total, len(segments))
-    if processes == 0:
+    connections = concurrent_connections(entries_total, len(segments))
+    if connections == 0:
         for segment in segments:
             record(await verify_segment(connection, segment))
     else:
-        await _verify_in_workers(dsn, snapshot, segments, processes, record)
+        await _verify_concurrently(dsn, snapshot, segments, connections, record)
     return sorted(results, key=lambda result: result.segment)
 
 
@@ -753,9 +746,6 @@ async def verify_ledger(
     The report names the first damage: the lowest (chain, seq) among entries, else the
     first closing, else the first settlement.
     """
-    # Imported here, not at the top: workers import this module and do not need SQLAlchemy.
-    from ledger.store.engine import asyncpg_dsn
-
     dsn = asyncpg_dsn(database_url)
     connection = await connect(dsn)
     try:

@@ -108,10 +108,11 @@ async def as_superuser_without_triggers(database_url: str, *statements: str) -> 
 
 
 @pytest.fixture
-def in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Verify through worker processes, in segments of 4 entries, however small the ledger."""
+def concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify on several connections, in segments of 4 entries, however small the ledger."""
     monkeypatch.setattr(verify, "verify_in_process_entries_max", 0)
     monkeypatch.setattr(verify, "verify_segment_entries", 4)
+    monkeypatch.setattr(verify, "verify_connections_per_core", 3)
 
 
 async def test_an_intact_ledger_verifies(ledger_url: str) -> None:
@@ -127,8 +128,8 @@ async def test_an_intact_ledger_verifies(ledger_url: str) -> None:
     assert progress[-1] == (28, 28)
 
 
-@pytest.mark.usefixtures("in_workers")
-async def test_an_intact_ledger_verifies_in_worker_processes(ledger_url: str) -> None:
+@pytest.mark.usefixtures("concurrently")
+async def test_an_intact_ledger_verifies_on_several_connections(ledger_url: str) -> None:
     progress: list[tuple[int, int]] = []
     report = await verify_ledger(
         ledger_url, progress=lambda done, total: progress.append((done, total))
@@ -138,6 +139,21 @@ async def test_an_intact_ledger_verifies_in_worker_processes(ledger_url: str) ->
     assert len(progress) == 3 + 3 + 2  # segments of 4 seqs: 10, 12 and 6 entries
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
     assert progress[-1] == (28, 28)
+
+
+@pytest.mark.usefixtures("concurrently")
+async def test_an_intact_ledger_is_proved_by_the_fast_path_alone(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's encoding and SHA-256 agree with the write path on every segment."""
+
+    def exact_path(*_: object) -> None:
+        raise AssertionError("an intact segment was read row by row")
+
+    monkeypatch.setattr(verify, "scan_segment", exact_path)
+    report = await verify_ledger(ledger_url)
+    assert report.ok, report.first_damage
+    assert report.entries_checked == sum(CHAIN_LENGTHS.values())
 
 
 async def test_a_changed_column_is_found_even_with_triggers_disabled(ledger_url: str) -> None:
@@ -154,13 +170,14 @@ async def test_a_changed_column_is_found_even_with_triggers_disabled(ledger_url:
     assert report.first_damage.endswith("; the row was changed after it was written")
 
 
-@pytest.mark.parametrize("where", ["in process", "in workers"])
+@pytest.mark.parametrize("where", ["one connection", "several connections"])
 async def test_the_first_of_several_damages_is_named(
     ledger_url: str, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if where == "in workers":
+    if where == "several connections":
         monkeypatch.setattr(verify, "verify_in_process_entries_max", 0)
         monkeypatch.setattr(verify, "verify_segment_entries", 4)
+        monkeypatch.setattr(verify, "verify_connections_per_core", 3)
     await as_superuser_without_triggers(
         ledger_url,
         "UPDATE ledger.entries SET school = 'x' WHERE chain = 2 AND seq = 1",
@@ -186,7 +203,7 @@ async def test_a_deleted_row_leaves_a_gap(ledger_url: str) -> None:
     )
 
 
-@pytest.mark.usefixtures("in_workers")
+@pytest.mark.usefixtures("concurrently")
 async def test_a_gap_across_segments_is_one_damage(ledger_url: str) -> None:
     # Segments of 4: seqs 3..6 span the boundary between 1..4 and 5..8.
     await as_superuser_without_triggers(
@@ -367,6 +384,36 @@ def test_scan_segment_names_gaps_links_and_hashes() -> None:
         [first, row(2, b"\x01" * 32, b"b")], Segment(0, 1, 2), GENESIS_HASH
     )
     assert [finding.kind for finding in relinked] == ["link"]
+
+
+def test_a_summary_proves_a_segment_intact_only_when_everything_lines_up() -> None:
+    """The fast path's verdict; anything short of all of it sends the segment row by row."""
+    hashes = [hashlib.sha256(bytes([seq])).digest() for seq in range(1, 7)]  # seqs 1..6
+    prevs = [GENESIS_HASH, *hashes[:-1]]
+
+    def intact(segment: Segment, first: int, entries: int | None = None, **change: Any) -> bool:
+        own_prevs, own_hashes = (
+            prevs[first - 1 : segment.last_seq],
+            hashes[first - 1 : segment.last_seq],
+        )
+        arguments: dict[str, Any] = {
+            "entries": len(own_hashes) if entries is None else entries,
+            "hashes_match": True,
+            "prev_hashes": b"".join(own_prevs),
+            "hashes": b"".join(own_hashes),
+        } | change
+        return verify.summary_is_intact(segment, **arguments)
+
+    assert intact(Segment(0, 1, 3), first=1)
+    assert intact(Segment(0, 4, 6), first=3)  # with its predecessor, seq 3
+    assert not intact(Segment(0, 4, 6), first=4)  # the predecessor is missing
+    assert not intact(Segment(0, 1, 3), first=1, entries=2)  # a gap
+    assert not intact(Segment(0, 1, 3), first=1, hashes_match=False)
+    relinked = b"".join([prevs[0], b"\x01" * 32, prevs[2]])
+    assert not intact(Segment(0, 1, 3), first=1, prev_hashes=relinked)
+    not_genesis = b"".join([b"\x02" * 32, *prevs[1:3]])
+    assert not intact(Segment(0, 1, 3), first=1, prev_hashes=not_genesis)
+    assert not intact(Segment(0, 1, 3), first=1, hashes=b"".join(hashes[:2]))  # a NULL hash
 
 
 @pytest.mark.parametrize(
