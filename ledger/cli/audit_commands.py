@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ledger.cli.app import BadInput, WorkspaceOption, app, checked_workspace
-from ledger.cli.common import console, error_console, progress_bar, run, workspace
+from ledger.cli.common import console, progress_bar, report_line, run, workspace
 
 
 @app.command("verify")
@@ -28,13 +29,24 @@ def verify(workspace_name: WorkspaceOption = "default") -> None:
 
             return await verify_ledger(ws.database_url, progress=on_progress)
 
+    started = time.perf_counter()
     report = run(go)
+    seconds = time.perf_counter() - started
     if not report.ok:
-        error_console.print(f"DAMAGED: {report.first_damage}")
+        # The first line names the first damage (CONTRACT 4); the rest help the audit.
+        report_line(f"DAMAGED: {report.first_damage}")
+        more = report.damages[1:]
+        if report.damages_found > 1:
+            shown = f", the next {len(more)}:" if more else ""
+            report_line(f"{report.damages_found} damages found in all{shown}")
+        for damage in more:
+            report_line(f"  {damage}")
         raise typer.Exit(1)
+    rate = report.entries_checked / seconds if seconds > 0 else 0.0
     console.print(
-        f"intact: {report.entries_checked} entries in {report.chains} chains,"
-        f" {report.settlements_checked} settlements"
+        f"intact: {report.entries_checked:,} entries in {report.chains} chains,"
+        f" {report.closings_checked} closings, {report.settlements_checked} settlements"
+        f" ({seconds:.2f} s, {rate:,.0f} entries/s)"
     )
 
 
@@ -115,12 +127,12 @@ def replay(
 
     report = run(go)
     if not report.identical:
-        error_console.print(
+        report_line(
             f"replay differs in {report.difference_count} places ({report.entries_compared}"
             f" entries, {report.settlements_compared} settlements compared):"
         )
         for difference in report.differences:
-            error_console.print(f"  {difference}")
+            report_line(f"  {difference}")
         raise typer.Exit(1)
     console.print(
         f"identical: {report.entries_compared} entries and {report.settlements_compared}"

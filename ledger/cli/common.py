@@ -24,6 +24,11 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
+def report_line(text: str) -> None:
+    """One finding on stderr as one line, verbatim: never folded, never read as markup."""
+    error_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     """Run an async use case; user-caused failures become `BadInput` (exit 2)."""
     from infra.services import InfraError

@@ -194,11 +194,15 @@ def test_two_months_with_late_events_settle_export_verify_replay(
         database,
         "ALTER TABLE ledger.entries DISABLE TRIGGER ALL;"
         " UPDATE ledger.entries SET quantity = 5 WHERE chain = 2 AND seq = 17;"
+        " UPDATE ledger.entries SET school = '974620000' WHERE chain = 3 AND seq = 9;"
         " ALTER TABLE ledger.entries ENABLE TRIGGER ALL;",
     )
     damaged = run("verify", check=False)
     assert damaged.returncode == 1
-    assert "chain 2 seq 17" in damaged.stderr
+    first, count, *rest = damaged.stderr.splitlines()
+    assert first.startswith("DAMAGED: chain 2 seq 17 ")
+    assert count == "2 damages found in all, the next 1:"
+    assert [line.split(" (")[0] for line in rest] == ["  chain 3 seq 9"]
 
 
 def test_the_database_refuses_to_change_ledger_rows(
