@@ -433,27 +433,29 @@ def start_postgres(home: Path) -> str:
         write_owned(paths.data_dir / "ledger.conf", render_server_settings(port, socket_dir), owner)
         wait_for_dead_postmaster(paths)
         log.info("starting PostgreSQL on 127.0.0.1:%d", port)
-        run_command(
-            as_owner(
-                owner,
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(paths.data_dir),
-                    "-l",
-                    str(paths.log_file),
-                    "-w",
-                    "-t",
-                    str(postgres_start_timeout_s),
-                    "start",
-                ],
-            ),
+        pg_ctl(
+            paths,
+            bin_dir,
+            owner,
+            ["-l", str(paths.log_file), "start"],
             f"starting PostgreSQL (see {paths.log_file})",
-            postgres_start_timeout_s + 10,
-            cwd=paths.root,
+            postgres_start_timeout_s,
         )
     wait_for_postgres(paths, port)
     return server_url(port)
+
+
+def pg_ctl(
+    paths: ClusterPaths,
+    bin_dir: Path,
+    owner: ClusterOwner | None,
+    arguments: list[str],
+    what: str,
+    timeout_s: int,
+) -> None:
+    """pg_ctl on this cluster as its owner, waiting (-w) at most `timeout_s` for the result."""
+    argv = [str(bin_dir / "pg_ctl"), "-D", str(paths.data_dir), "-w", "-t", str(timeout_s)]
+    run_command(as_owner(owner, argv + arguments), what, timeout_s + 10, cwd=paths.root)
 
 
 def wait_for_postgres(paths: ClusterPaths, port: int) -> None:
@@ -490,24 +492,13 @@ def stop_postgres(home: Path) -> int | None:
     if owner is not None:
         make_traversable(paths.root.parent, owner)
     try:
-        run_command(
-            as_owner(
-                owner,
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(paths.data_dir),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-t",
-                    str(postgres_stop_timeout_s),
-                    "stop",
-                ],
-            ),
+        pg_ctl(
+            paths,
+            bin_dir,
+            owner,
+            ["-m", "fast", "stop"],
             "stopping PostgreSQL",
-            postgres_stop_timeout_s + 10,
-            cwd=paths.root,
+            postgres_stop_timeout_s,
         )
     except InfraError as error:
         log.warning("%s; signalling the postmaster (pid %d) instead", error, pid)
