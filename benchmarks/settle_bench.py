@@ -24,17 +24,21 @@ from pathlib import Path
 
 from sqlalchemy import func
 
-from billing.periods import period_of
 from infra.services import Endpoints, ensure_services
-from infra.workspace import create_scratch_database, drop_database
-from ledger.attribution import AttributionIndex
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import canonical_catalogue_json, catalogue_sha256, load_catalogue_text
-from ledger.chain import EntryDraft
-from ledger.events import learner_hash
-from ledger.operations.settle import closing_point, issue_for_closing
-from ledger.simulate import generate_events
+from ledger.app.settle import closing_point, issue_for_closing
+from ledger.demo.simulate import generate_events
+from ledger.domain.attribution import AttributionIndex
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import (
+    canonical_catalogue_json,
+    catalogue_sha256,
+    load_catalogue_text,
+)
+from ledger.domain.chain import EntryDraft
+from ledger.domain.events import learner_hash
+from ledger.domain.periods import period_of
 from ledger.store.append import append_batch_entries_max, append_entries
+from ledger.store.databases import create_scratch_database, drop_database
 from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate
 from ledger.store.schema import catalogue_versions
@@ -181,7 +185,7 @@ def main() -> None:
         asyncio.run(fill_chain(url, int(chain), int(events)))
         return
     endpoints: Endpoints = ensure_services()
-    database_url = asyncio.run(create_scratch_database(endpoints))
+    database_url = asyncio.run(create_scratch_database(endpoints.database_url))
     try:
         asyncio.run(prepare(database_url))
         started = time.perf_counter()
@@ -215,7 +219,7 @@ def main() -> None:
         if args.keep:
             print(f"kept {database_url}")
         else:
-            asyncio.run(drop_database(endpoints, database_url))
+            asyncio.run(drop_database(endpoints.database_url, database_url))
 
 
 if __name__ == "__main__":

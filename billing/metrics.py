@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from billing.periods import period_of, period_overlaps
-from billing.usage import BillableEvent, BuyerUsage
-from ledger.catalogue import Catalogue, Licence
-from ledger.invariants import InvariantViolation, invariant
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.periods import period_of, period_overlaps
+from ledger.domain.usage import BillableEvent, BuyerUsage
 
 # COUNTER double-click rule: a repeat of the same access at most this long after the
 # previous one adds nothing.

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 
-from billing.money import exact_arithmetic, ore_from_decimal_half_even
 from billing.sharing import largest_remainder
-from billing.usage import BuyerUsage
-from ledger.catalogue import Catalogue, Licence, Pricing, Tier
-from ledger.invariants import InvariantViolation, invariant
+from ledger.domain.catalogue import Catalogue, Licence, Pricing, Tier
+from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.money import exact_arithmetic, ore_from_decimal_half_even
+from ledger.domain.usage import BuyerUsage
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from billing.canonical import digest_key, document_digest
 from billing.metrics import fixed_usage
-from billing.money import exact_arithmetic, format_ore, format_rate, round_half_even
-from billing.periods import parse_period
 from billing.pricing import LicenceCharge, charge_licence
-from billing.usage import BuyerUsage, IssuedLine, PeriodUsage, UnlicensedCount
-from ledger.catalogue import Catalogue, Licence, Metric
-from ledger.invariants import InvariantViolation, invariant
+from ledger.domain.canonical import digest_key, document_digest
+from ledger.domain.catalogue import Catalogue, Licence, Metric
+from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.money import exact_arithmetic, format_ore, format_rate, round_half_even
+from ledger.domain.periods import parse_period
+from ledger.domain.usage import BuyerUsage, IssuedLine, PeriodUsage, UnlicensedCount
 
 currency = "NOK"
 

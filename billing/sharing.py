@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
-from ledger.invariants import invariant
+from ledger.domain.invariants import invariant
 
 
 def largest_remainder(total_ore: int, weights: Mapping[str, Decimal | int]) -> dict[str, int]:

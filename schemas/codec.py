@@ -20,13 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
-
-from ledger.events import MALFORMED, SCHEMA_VIOLATION, ReasonCode
-from ledger.invariants import InvariantViolation, invariant
 
 SCHEMA_DIRECTORY: Final = Path(__file__).resolve().parent
 NAMESPACE: Final = "no.ledger"
@@ -58,12 +55,23 @@ _body_errors: Final = (
 )
 
 
+# Why a message cannot be decoded. The codec imports nothing of the ledger, so it has its own
+# failure kinds; the processing fold maps them to the reason codes vendors read.
+DecodeFailure = Literal["unreadable", "unknown_schema"]
+UNREADABLE: Final[DecodeFailure] = "unreadable"  # not single-object encoded, or a corrupt body
+UNKNOWN_SCHEMA: Final[DecodeFailure] = "unknown_schema"  # a fingerprint or version we do not know
+
+
+class SchemaDefinitionError(AssertionError):
+    """A shipped `.avsc` file breaks the codec's own rules: a bug, never bad input."""
+
+
 class UndecodableMessage(Exception):
     """A message that is not a known Avro single-object encoded record."""
 
-    def __init__(self, reason_code: ReasonCode, detail: str) -> None:
-        super().__init__(f"{reason_code}: {detail}")
-        self.reason_code: ReasonCode = reason_code
+    def __init__(self, kind: DecodeFailure, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind: DecodeFailure = kind
         self.detail = detail
 
 
@@ -99,13 +107,13 @@ def schema_fingerprint(schema: str | dict[str, Any]) -> bytes:
 def load_schema_version(path: Path) -> SchemaVersion:
     match = _file_name.fullmatch(path.name)
     if match is None:
-        raise InvariantViolation(f"{path.name}: schema files are named <name>.v<N>.avsc")
+        raise SchemaDefinitionError(f"{path.name}: schema files are named <name>.v<N>.avsc")
     schema = json.loads(path.read_text(encoding="utf-8"))
     parsed = fastavro.parse_schema(schema)
     if not isinstance(schema, dict) or not isinstance(parsed, dict):
-        raise InvariantViolation(f"{path.name}: a message schema must be a record")
+        raise SchemaDefinitionError(f"{path.name}: a message schema must be a record")
     full_name = str(parsed["name"])
-    invariant(
+    _require(
         parsed["type"] == "record" and _snake_case(full_name.rsplit(".", 1)[-1]) == match["stem"],
         f"{path.name}: file name does not match record {full_name}",
     )
@@ -127,7 +135,7 @@ class SchemaRegistry:
         self._by_name: dict[str, dict[int, SchemaVersion]] = {}
         for directory in directories:
             paths = sorted(directory.glob("*.avsc"))
-            invariant(len(paths) <= schema_files_max, f"{directory}: too many schema files")
+            _require(len(paths) <= schema_files_max, f"{directory}: too many schema files")
             for path in paths:
                 self._add(load_schema_version(path))
         self._latest: dict[str, SchemaVersion] = {
@@ -136,12 +144,12 @@ class SchemaRegistry:
 
     def _add(self, schema: SchemaVersion) -> None:
         versions = self._by_name.setdefault(schema.full_name, {})
-        invariant(
+        _require(
             schema.version not in versions,
             f"{schema.full_name} v{schema.version} is defined twice ({schema.path})",
         )
         other = self._by_fingerprint.get(schema.fingerprint)
-        invariant(
+        _require(
             other is None,
             f"{schema.path} has the same canonical form as {other and other.path}",
         )
@@ -194,7 +202,7 @@ class SchemaRegistry:
         )
         if reader is None:
             raise UndecodableMessage(
-                SCHEMA_VIOLATION, f"{writer.full_name} has no version {reader_version}"
+                UNKNOWN_SCHEMA, f"{writer.full_name} has no version {reader_version}"
             )
         body = io.BytesIO(data)
         body.seek(header_bytes)
@@ -204,34 +212,34 @@ class SchemaRegistry:
             )
         except _body_errors as error:
             raise UndecodableMessage(
-                MALFORMED,
+                UNREADABLE,
                 f"the {writer.full_name} v{writer.version} body cannot be read "
                 f"({type(error).__name__}): truncated or corrupt",
             ) from error
         if body.tell() != len(data):
             raise UndecodableMessage(
-                MALFORMED,
+                UNREADABLE,
                 f"{len(data) - body.tell()} bytes follow the {writer.full_name} record",
             )
         if not isinstance(record, dict):
-            raise UndecodableMessage(MALFORMED, f"the {writer.full_name} body is not a record")
+            raise UndecodableMessage(UNREADABLE, f"the {writer.full_name} body is not a record")
         return writer.full_name, record
 
     def _writer_of(self, data: bytes) -> SchemaVersion:
         if len(data) > message_bytes_max:
             raise UndecodableMessage(
-                MALFORMED, f"the message is {len(data)} bytes; at most {message_bytes_max}"
+                UNREADABLE, f"the message is {len(data)} bytes; at most {message_bytes_max}"
             )
         if len(data) < header_bytes or data[:2] != SINGLE_OBJECT_MAGIC:
             raise UndecodableMessage(
-                MALFORMED,
+                UNREADABLE,
                 "not an Avro single-object encoded message (it must start with C3 01 and an "
                 "8-byte schema fingerprint)",
             )
         writer = self._by_fingerprint.get(bytes(data[2:header_bytes]))
         if writer is None:
             raise UndecodableMessage(
-                SCHEMA_VIOLATION,
+                UNKNOWN_SCHEMA,
                 f"the message was written with an unknown schema (fingerprint "
                 f"{bytes(data[2:header_bytes]).hex()}): use a published no.ledger schema",
             )
@@ -260,6 +268,12 @@ def decode(data: bytes) -> tuple[str, dict[str, Any]]:
     """(schema full name, record) of a single-object encoded message, resolved to the
     newest shipped version; `UndecodableMessage` when that is not possible."""
     return default_registry().decode(data)
+
+
+def _require(condition: bool, message: str) -> None:
+    """The codec's own `invariant` (it imports nothing of the ledger; kept under `python -O`)."""
+    if not condition:
+        raise SchemaDefinitionError(message)
 
 
 def _snake_case(name: str) -> str:

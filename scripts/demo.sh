@@ -19,9 +19,9 @@ step "Loading the catalogue: 3 municipalities, 2 vendors, 4 licences"
 $ledger catalogue load examples/catalogue.yaml --workspace "$workspace"
 
 step "Generating usage: September, late September events, October"
-$python -m ledger.simulate examples/catalogue.yaml --period 2026-09 --events 20000 --seed 1 --id-prefix sep --out "$out/events/september.jsonl"
-$python -m ledger.simulate examples/catalogue.yaml --period 2026-09 --events 300 --seed 3 --id-prefix late --out "$out/events/late-september.jsonl"
-$python -m ledger.simulate examples/catalogue.yaml --period 2026-10 --events 20000 --seed 2 --id-prefix oct --out "$out/events/october.jsonl"
+$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-09 --events 20000 --seed 1 --id-prefix sep --out "$out/events/september.jsonl"
+$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-09 --events 300 --seed 3 --id-prefix late --out "$out/events/late-september.jsonl"
+$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-10 --events 20000 --seed 2 --id-prefix oct --out "$out/events/october.jsonl"
 
 step "Vendors send September, plus some mistakes and a resent batch"
 $ledger ingest "$out/events/september.jsonl" --workspace "$workspace"

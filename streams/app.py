@@ -20,8 +20,8 @@ from typing import Any, cast
 import faust
 from faust.types import TP, EventT
 
-from ledger.chain import EntryDraft
-from ledger.processing import RawMessage
+from ledger.domain.chain import EntryDraft
+from ledger.domain.processing import RawMessage
 from schemas.codec import encode
 from streams.writer import BatchResult, LedgerWriter, OffsetGap, batch_events_max
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fastavro
 
-from ledger.events import EVENT_FIELDS
+from ledger.domain.events import EVENT_FIELDS
 from schemas.codec import encode
 from streams.producer import in_flight_sends_max, raw_log_producer
 

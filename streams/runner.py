@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from infra.workspace import admin_client, wait_for_topics
 from ledger.store.engine import create_ledger_engine
 from streams.app import Progress, build_app, run_app
+from streams.topics import admin_client, wait_for_topics
 from streams.writer import LedgerWriter
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger.catalogue_file import catalogue_from_canonical_json
-from ledger.chain import EntryDraft
-from ledger.invariants import invariant
-from ledger.processing import (
+from ledger.domain.catalogue_file import catalogue_from_canonical_json
+from ledger.domain.chain import EntryDraft
+from ledger.domain.invariants import invariant
+from ledger.domain.processing import (
     STATUS_ACCEPTED,
     STATUS_DUPLICATE,
     STATUS_REJECTED,

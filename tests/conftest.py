@@ -65,8 +65,8 @@ def workspace_name() -> str:
 @pytest.fixture
 async def fresh_database_url(services: Endpoints) -> AsyncIterator[str]:
     """An empty database of its own on the real server (SQLAlchemy asyncpg URL)."""
-    from infra.workspace import create_scratch_database, drop_database
+    from ledger.store.databases import create_scratch_database, drop_database
 
-    url = await create_scratch_database(services)
+    url = await create_scratch_database(services.database_url)
     yield url
-    await drop_database(services, url)
+    await drop_database(services.database_url, url)

@@ -20,15 +20,10 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from infra.services import Endpoints, ensure_services, services_status, stop_services
-from infra.workspace import (
-    database_exists,
-    delete_topics,
-    drop_workspace,
-    ensure_topics,
-    ensure_workspace_database,
-    topic_names,
-    workspace_database_name,
-)
+from ledger.app.workspace import drop_workspace
+from ledger.domain.workspaces import topic_names, workspace_database_name
+from ledger.store.databases import database_exists, ensure_workspace_database
+from streams.topics import delete_topics, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +176,7 @@ async def test_two_workspaces_never_see_each_other(
         urls = {}
         partitions = {}
         for workspace in (first, second):
-            urls[workspace] = await ensure_workspace_database(services, workspace)
+            urls[workspace] = await ensure_workspace_database(services.database_url, workspace)
             partitions[workspace] = await ensure_topics(
                 services.kafka_bootstrap, topic_names(workspace), partitions=2
             )
@@ -215,7 +210,7 @@ async def test_two_workspaces_never_see_each_other(
     finally:
         for workspace in (first, second):
             await drop_workspace(services, workspace)
-    assert not await database_exists(services, workspace_database_name(first))
+    assert not await database_exists(services.database_url, workspace_database_name(first))
 
 
 async def test_workspace_creation_is_idempotent_and_race_safe(
@@ -223,7 +218,7 @@ async def test_workspace_creation_is_idempotent_and_race_safe(
 ) -> None:
     try:
         urls = await asyncio.gather(
-            *(ensure_workspace_database(services, workspace_name) for _ in range(5))
+            *(ensure_workspace_database(services.database_url, workspace_name) for _ in range(5))
         )
         assert len(set(urls)) == 1
         assert urls[0].endswith(f"/ledger_{workspace_name}")

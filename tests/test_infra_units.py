@@ -27,13 +27,8 @@ from infra.services import (
     normalise_database_url,
     services_status,
 )
-from infra.workspace import (
-    Topics,
-    database_url_for,
-    topic_names,
-    workspace_database_name,
-    workspace_database_url,
-)
+from ledger.domain.workspaces import Topics, topic_names, workspace_database_name
+from ledger.store.databases import database_url_for, workspace_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +170,7 @@ def test_workspace_names() -> None:
         "127.0.0.1:9092", "postgresql+asyncpg://postgres@127.0.0.1:5/postgres", True
     )
     assert (
-        workspace_database_url(endpoints, "oslo")
+        workspace_database_url(endpoints.database_url, "oslo")
         == "postgresql+asyncpg://postgres@127.0.0.1:5/ledger_oslo"
     )
     assert database_url_for("postgresql+asyncpg://u:p@h:1/postgres", "d") == (
@@ -192,8 +187,8 @@ def test_unsafe_workspace_names_never_reach_sql_or_topics(bad: str) -> None:
 
 
 def test_workspace_pattern_is_the_clis() -> None:
-    from infra.workspace import workspace_name_pattern
     from ledger.cli.app import WORKSPACE_NAME_PATTERN
+    from ledger.domain.workspaces import workspace_name_pattern
 
     assert workspace_name_pattern.pattern == WORKSPACE_NAME_PATTERN.pattern
 

@@ -64,8 +64,8 @@ from typing import Final
 
 from lxml import etree
 
-from ledger.catalogue import Catalogue, Licence, Municipality, Vendor
-from ledger.invariants import invariant
+from ledger.domain.catalogue import Catalogue, Licence, Municipality, Vendor
+from ledger.domain.invariants import invariant
 
 NAMESPACE_INVOICE: Final = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NAMESPACE_CREDIT_NOTE: Final = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from billing.canonical import canonical_json
-from billing.periods import parse_period
+from ledger.domain.canonical import canonical_json
+from ledger.domain.periods import parse_period
 
 # Municipality ids and organisation numbers are digits; anything else in a file name
 # (a slash, "..") would let a document choose where its file goes.

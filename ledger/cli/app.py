@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
+
+from ledger.domain.workspaces import workspace_name_pattern
 
 app = typer.Typer(
     name="ledger",
@@ -20,7 +21,7 @@ class BadInput(Exception):
     """A mistake the user can fix: printed as one line, exit code 2."""
 
 
-WORKSPACE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+WORKSPACE_NAME_PATTERN = workspace_name_pattern  # the domain owns it
 
 WorkspaceOption = Annotated[
     str,

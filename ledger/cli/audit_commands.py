@@ -60,7 +60,7 @@ def trace(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """List the events behind a settlement's lines."""
-    from ledger.operations.trace import TraceError, trace_settlement
+    from ledger.app.trace import TraceError, trace_settlement
     from ledger.store.engine import create_ledger_engine
 
     async def go():  # type: ignore[no-untyped-def]
@@ -110,8 +110,8 @@ def replay(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Rebuild the ledger from the raw log in an empty workspace and compare (1: differs)."""
-    from ledger.operations.archive import ArchiveError
-    from ledger.operations.replay import replay as replay_
+    from ledger.app.archive import ArchiveError
+    from ledger.app.replay import replay as replay_
 
     target_name = checked_workspace(to_workspace)
     if target_name == workspace_name:
@@ -147,8 +147,8 @@ def archive(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Write a settled month's raw events and ledger entries to Avro files with a manifest."""
-    from billing.periods import parse_period
-    from ledger.operations.archive import ArchiveError, archive_period
+    from ledger.app.archive import ArchiveError, archive_period
+    from ledger.domain.periods import parse_period
 
     try:
         period = parse_period(period)

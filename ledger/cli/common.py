@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ledger.cli.app import BadInput, checked_workspace
 
 if TYPE_CHECKING:
-    from ledger.operations.workspace import Workspace
+    from ledger.app.workspace import Workspace
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ def report_line(text: str) -> None:
 def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     """Run an async use case; user-caused failures become `BadInput` (exit 2)."""
     from infra.services import InfraError
-    from ledger.operations.workspace import WorkspaceError
+    from ledger.app.workspace import WorkspaceError
 
     level = os.environ.get("LEDGER_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -50,7 +50,7 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def workspace(name: str) -> Workspace:
-    from ledger.operations.workspace import open_workspace
+    from ledger.app.workspace import open_workspace
 
     return await open_workspace(checked_workspace(name))
 

@@ -12,14 +12,13 @@ from rich.console import Console
 
 from infra.common import InfraError
 from infra.services import (
-    Endpoints,
     ServiceStatus,
     ensure_services,
     ledger_home,
     services_status,
     stop_services,
 )
-from infra.workspace import Topics, ensure_topics, ensure_workspace_database, topic_names
+from ledger.app.workspace import provision_workspace
 from ledger.cli.app import BadInput, WorkspaceOption, app, checked_workspace
 
 infra_app = typer.Typer(
@@ -28,8 +27,6 @@ infra_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(infra_app, name="infra")
-
-raw_topic_partitions = 4
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -65,20 +62,13 @@ def progress_on_stderr() -> Iterator[None]:
         logger.setLevel(previous_level)
 
 
-async def open_workspace_resources(endpoints: Endpoints, workspace: str) -> tuple[str, Topics]:
-    database_url = await ensure_workspace_database(endpoints, workspace)
-    topics = topic_names(workspace)
-    await ensure_topics(endpoints.kafka_bootstrap, topics, partitions=raw_topic_partitions)
-    return database_url, topics
-
-
 @infra_app.command("up")
 def up(workspace: WorkspaceOption = "default") -> None:
     """Start Kafka and PostgreSQL (installing them on first use) and print how to reach them."""
     name = checked_workspace(workspace)
     with infra_errors(), progress_on_stderr():
         endpoints = ensure_services(ledger_home())
-        database_url, topics = asyncio.run(open_workspace_resources(endpoints, name))
+        database_url, topics = asyncio.run(provision_workspace(endpoints, name))
     console.print(f"kafka bootstrap:   [bold]{endpoints.kafka_bootstrap}[/bold]")
     console.print(f"postgres server:   [bold]{endpoints.database_url}[/bold]")
     console.print(f"workspace {name}:")

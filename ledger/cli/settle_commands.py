@@ -9,15 +9,15 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from ledger.app.workspace import stream_target
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, run, workspace
-from ledger.operations.workspace import stream_target
 
 PeriodOption = Annotated[str, typer.Option("--period", help="Calendar month YYYY-MM (Oslo).")]
 
 
 def _checked_period(text: str) -> str:
-    from billing.periods import parse_period
+    from ledger.domain.periods import parse_period
 
     try:
         return parse_period(text)
@@ -52,8 +52,8 @@ def settle(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Close a period and issue its settlements (per municipality and vendor)."""
-    from ledger.operations.settle import SettleRefused
-    from ledger.operations.settle_run import settle as settle_period_
+    from ledger.app.settle import SettleRefused
+    from ledger.app.settle_run import settle as settle_period_
 
     period = _checked_period(period)
 
@@ -77,7 +77,7 @@ def settle(
 @app.command("usage")
 def usage(period: PeriodOption, workspace_name: WorkspaceOption = "default") -> None:
     """Month-to-date usage and amounts per licence and school, against caps."""
-    from ledger.operations.month_to_date import month_to_date
+    from ledger.app.month_to_date import month_to_date
 
     period = _checked_period(period)
 
@@ -104,7 +104,7 @@ def export(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Write one file per settlement of the period: <period>_<municipality>_<vendor>.<ext>."""
-    from ledger.operations.export import export_period
+    from ledger.app.export import export_period
 
     period = _checked_period(period)
     if out.exists() and not out.is_dir():

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from ledger.app.workspace import stream_target
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, progress_bar, run, workspace
-from ledger.operations.workspace import stream_target
 
 catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
 app.add_typer(catalogue_app, name="catalogue")
@@ -23,7 +23,7 @@ def catalogue_load(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Validate a catalogue file whole and record it as a new version (idempotent)."""
-    from ledger.operations.catalogue_load import (
+    from ledger.app.catalogue_load import (
         CatalogueFileError,
         load_catalogue,
         read_catalogue_file,
@@ -152,7 +152,7 @@ def rejected(
 
     from rich.table import Table
 
-    from ledger.operations.rejections import rejected_events
+    from ledger.app.rejections import rejected_events
     from ledger.store.engine import create_ledger_engine
 
     if limit < 1:

@@ -16,14 +16,14 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.chain import (
+from ledger.domain.chain import (
     DRAFT_FIELDS,
     GENESIS_HASH,
     Entry,
     EntryDraft,
     chain_entries,
 )
-from ledger.invariants import invariant
+from ledger.domain.invariants import invariant
 from ledger.store.locks import chain_lock_class
 from ledger.store.schema import entries
 

@@ -8,3 +8,6 @@ from __future__ import annotations
 
 chain_lock_class = 0x4C45_4443  # "LEDC": object = chain; held by each append batch
 migration_lock_class = 0x4C45_444D  # "LEDM": object = 0; held while migrating
+# One-bigint form ("LEDG"), session-level: serialises the check-then-CREATE DATABASE of
+# parallel processes (two `ledger` commands opening one new workspace at once).
+create_database_lock_key = 0x4C454447

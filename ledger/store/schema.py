@@ -30,7 +30,7 @@ from sqlalchemy import (
 ledger_schema = "ledger"
 metadata = MetaData(schema=ledger_schema)
 
-# One hash chain per raw-topic partition; see docs/ARCHITECTURE.md and ledger/chain.py.
+# One hash chain per raw-topic partition; see docs/ARCHITECTURE.md and ledger/domain/chain.py.
 entries = Table(
     "entries",
     metadata,

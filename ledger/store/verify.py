@@ -1,7 +1,7 @@
 """`ledger verify`: recompute every hash chain, closing and settlement digest of a ledger.
 
 Entries. PostgreSQL encodes each row with `ledger.entry_bytes` (SQL, created by the
-migration) and hashes it, so the check does not trust the write path: `ledger/chain.py`
+migration) and hashes it, so the check does not trust the write path: `ledger/domain/chain.py`
 encoded and hashed the row when it was written in Python, an independent implementation
 encodes it again now. For each chain, in seq order:
 
@@ -42,8 +42,8 @@ from typing import Any
 
 import asyncpg
 
-from ledger.chain import DRAFT_FIELDS, GENESIS_HASH, EntryDraft, canonical_bytes, entry_hash
-from ledger.invariants import invariant
+from ledger.domain.chain import DRAFT_FIELDS, GENESIS_HASH, EntryDraft, canonical_bytes, entry_hash
+from ledger.domain.invariants import invariant
 from ledger.store.engine import asyncpg_dsn
 
 verify_segment_entries = 10_000  # seqs per unit of work: one query (two if damaged), held in memory
@@ -451,7 +451,7 @@ async def _describe_entry(connection: asyncpg.Connection, chain: int, seq: int) 
 
 
 async def _python_hash(connection: asyncpg.Connection, chain: int, seq: int) -> bytes | None:
-    """The entry's hash computed by ledger/chain.py from the row as stored."""
+    """The entry's hash computed by ledger/domain/chain.py from the row as stored."""
     row = await connection.fetchrow(ENTRY_QUERY, chain, seq)
     if row is None:
         return None
@@ -490,7 +490,7 @@ async def describe_finding(connection: asyncpg.Connection, chain: int, finding: 
     if python_hash == finding.stored:
         stored_bytes = await connection.fetchval(ENTRY_BYTES_QUERY, chain, finding.seq)
         return (
-            f"{entry}: ledger.entry_bytes (SQL) and ledger/chain.py encode this row"
+            f"{entry}: ledger.entry_bytes (SQL) and ledger/domain/chain.py encode this row"
             f" differently ({len(stored_bytes)} bytes from SQL); a bug in one of them,"
             " not damage"
         )
@@ -653,7 +653,7 @@ async def _verify_catalogues(connection: asyncpg.Connection) -> list[str]:
     Attribution and pricing read these documents, so a changed one would change bills
     without touching an entry.
     """
-    from ledger.catalogue_file import (
+    from ledger.domain.catalogue_file import (
         CatalogueRejected,
         canonical_catalogue_json,
         catalogue_from_canonical_json,

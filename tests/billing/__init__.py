@@ -10,8 +10,7 @@ import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 
-from billing.usage import BillableEvent
-from ledger.catalogue import (
+from ledger.domain.catalogue import (
     Catalogue,
     Licence,
     Municipality,
@@ -21,6 +20,7 @@ from ledger.catalogue import (
     Tier,
     Vendor,
 )
+from ledger.domain.usage import BillableEvent
 
 VENDOR = "987654325"
 OTHER_VENDOR = "912345675"

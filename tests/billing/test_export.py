@@ -12,7 +12,7 @@ import pytest
 
 from billing.export import render_csv, render_json, settlement_file_name
 from billing.settlement import settle_period
-from billing.usage import BuyerUsage, PeriodUsage, UnlicensedCount
+from ledger.domain.usage import BuyerUsage, PeriodUsage, UnlicensedCount
 from tests.billing import BAERUM, VENDOR, catalogue, licence, pricing
 
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from billing.pricing import BuyerCharge, LicenceCharge, charge_licence
-from billing.usage import BuyerUsage
-from ledger.catalogue import Licence
-from ledger.invariants import InvariantViolation
+from ledger.domain.catalogue import Licence
+from ledger.domain.invariants import InvariantViolation
+from ledger.domain.usage import BuyerUsage
 from tests.billing import (
     BAERUM,
     BEKKESTUA,

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from billing.metrics import measure_usage
 from billing.pricing import charge_licence
 from billing.settlement import Settlement, settle_period
-from billing.usage import BillableEvent, BuyerUsage, IssuedLine, PeriodUsage
-from ledger.catalogue import Licence, Metric, Pricing
+from ledger.domain.catalogue import Licence, Metric, Pricing
+from ledger.domain.usage import BillableEvent, BuyerUsage, IssuedLine, PeriodUsage
 from tests.billing import (
     BAERUM,
     BEKKESTUA,

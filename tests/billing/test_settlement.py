@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from billing.settlement import Settlement, SettlementLine, settle_period
-from billing.usage import BuyerUsage, IssuedLine, PeriodUsage, UnlicensedCount
-from ledger.catalogue import Catalogue, Licence
-from ledger.invariants import InvariantViolation
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.invariants import InvariantViolation
+from ledger.domain.usage import BuyerUsage, IssuedLine, PeriodUsage, UnlicensedCount
 from tests.billing import (
     BAERUM,
     DRAMMEN,

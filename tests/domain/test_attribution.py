@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.attribution import AttributionIndex, precedence
-from ledger.catalogue import Catalogue, Licence
-from ledger.catalogue_file import parse_catalogue
-from ledger.invariants import InvariantViolation
+from ledger.domain.attribution import AttributionIndex, precedence
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.catalogue_file import parse_catalogue
+from ledger.domain.invariants import InvariantViolation
 
 OSLO = ZoneInfo("Europe/Oslo")
 VENDOR = "987654325"

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import (
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import (
     CatalogueRejected,
     canonical_catalogue_json,
     catalogue_bytes_max,

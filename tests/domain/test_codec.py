@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.events import EVENT_FIELDS
-from ledger.invariants import InvariantViolation
+from ledger.domain.events import EVENT_FIELDS
+from ledger.domain.processing import DECODE_FAILURE_REASONS
 from schemas.codec import (
     CATALOGUE_MARKER,
     CLOSE_MARKER,
@@ -19,6 +19,7 @@ from schemas.codec import (
     SCHEMA_DIRECTORY,
     SINGLE_OBJECT_MAGIC,
     USAGE_EVENT,
+    SchemaDefinitionError,
     SchemaRegistry,
     UndecodableMessage,
     UnencodableRecord,
@@ -218,14 +219,14 @@ GOOD = encode(USAGE_EVENT, EVENT)
 )
 def test_decode_refuses_with_a_reason_code(data: bytes, code: str, detail: str) -> None:
     error = undecodable(data)
-    assert error.reason_code == code
+    assert DECODE_FAILURE_REASONS[error.kind] == code
     assert detail in error.detail
 
 
 def test_invalid_utf8_in_a_string_is_malformed() -> None:
     data = encode(CLOSE_MARKER, {"close_id": "ab", "period": "2026-10"})
     broken = data[:11] + b"\xff" + data[12:]
-    assert undecodable(broken).reason_code == "malformed"
+    assert DECODE_FAILURE_REASONS[undecodable(broken).kind] == "malformed"
 
 
 @settings(max_examples=500)
@@ -235,7 +236,7 @@ def test_property_garbage_bodies_never_escape_as_other_errors(body: bytes, name:
     try:
         decoded_name, _ = decode(header + body)
     except UndecodableMessage as error:
-        assert error.reason_code == "malformed"
+        assert DECODE_FAILURE_REASONS[error.kind] == "malformed"
     else:
         assert decoded_name == name
 
@@ -245,7 +246,7 @@ def test_property_any_bytes_decode_or_are_refused(data: bytes) -> None:
     try:
         decode(data)
     except UndecodableMessage as error:
-        assert error.reason_code in {"malformed", "schema_violation"}
+        assert DECODE_FAILURE_REASONS[error.kind] in {"malformed", "schema_violation"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ def test_a_v2_reader_reads_a_v1_message(registry_with_v2: SchemaRegistry) -> Non
 def test_a_registry_without_v2_cannot_read_v2(registry_with_v2: SchemaRegistry) -> None:
     # Readers must be given a new schema before writers use it: the fingerprint names it.
     data = registry_with_v2.encode(USAGE_EVENT, {**EVENT, "session": "s-9"})
-    assert undecodable(data).reason_code == "schema_violation"
+    assert DECODE_FAILURE_REASONS[undecodable(data).kind] == "schema_violation"
 
 
 def test_an_unknown_reader_version_is_refused(registry_with_v2: SchemaRegistry) -> None:
@@ -301,13 +302,13 @@ def test_an_unknown_reader_version_is_refused(registry_with_v2: SchemaRegistry) 
 
 def test_a_version_defined_twice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "usage_event.v1.avsc").write_text(json.dumps(USAGE_EVENT_V2))
-    with pytest.raises(InvariantViolation, match="defined twice"):
+    with pytest.raises(SchemaDefinitionError, match="defined twice"):
         SchemaRegistry([SCHEMA_DIRECTORY, tmp_path])
 
 
 def test_a_file_name_must_match_its_record(tmp_path: Path) -> None:
     (tmp_path / "close_marker.v2.avsc").write_text(json.dumps(USAGE_EVENT_V2))
-    with pytest.raises(InvariantViolation, match="does not match record"):
+    with pytest.raises(SchemaDefinitionError, match="does not match record"):
         SchemaRegistry([tmp_path])
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import parse_catalogue
-from ledger.events import (
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import parse_catalogue
+from ledger.domain.events import (
     EVENT_FIELDS,
     REASON_CODES,
     REASON_EXPLANATIONS,
@@ -29,7 +29,7 @@ from ledger.events import (
     learner_characters_max,
     learner_hash,
 )
-from ledger.invariants import InvariantViolation
+from ledger.domain.invariants import InvariantViolation
 from tests.domain.test_catalogue_file import ASKER_SCHOOL, OTHER_VENDOR, VENDOR, base_document
 
 LEARNER = "feide-pairwise-9f86d081884c7d65"

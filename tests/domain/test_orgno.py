@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.orgno import is_valid_org_no, org_no_check_digit
+from ledger.domain.orgno import is_valid_org_no, org_no_check_digit
 
 
 @pytest.mark.parametrize("text", ["935478715", "987654325", "974626993"])

@@ -1,4 +1,4 @@
-"""Properties of the per-partition fold (ledger.processing) over generated raw logs.
+"""Properties of the per-partition fold (ledger.domain.processing) over generated raw logs.
 
 Raw messages are built the way `ledger ingest` builds them (`submission_for_record`),
 one partition, offsets in list order, the test catalogue applied first through a real
@@ -38,14 +38,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.catalogue import Catalogue, Licence
-from ledger.catalogue_file import (
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.catalogue_file import (
     canonical_catalogue_json,
     catalogue_sha256,
     load_catalogue_text,
 )
-from ledger.chain import EntryDraft
-from ledger.processing import (
+from ledger.domain.chain import EntryDraft
+from ledger.domain.processing import (
     STATUS_ACCEPTED,
     STATUS_DUPLICATE,
     STATUS_REJECTED,

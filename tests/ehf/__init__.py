@@ -18,7 +18,15 @@ import pytest
 from lxml import etree
 
 from billing.export.ehf_validation import EhfValidator
-from ledger.catalogue import Catalogue, Licence, Municipality, Pricing, Product, School, Vendor
+from ledger.domain.catalogue import (
+    Catalogue,
+    Licence,
+    Municipality,
+    Pricing,
+    Product,
+    School,
+    Vendor,
+)
 from tests.conftest import shared_dir
 
 NS = {

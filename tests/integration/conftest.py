@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from infra.workspace import drop_workspace
-from ledger.operations.workspace import Workspace, open_workspace, stream_target
+from ledger.app.workspace import Workspace, drop_workspace, open_workspace, stream_target
 from ledger.store.engine import create_ledger_engine
 from streams.ingest import send_submissions, submission_for_record
 from streams.runner import process_until_idle
@@ -42,7 +41,7 @@ async def process(ws: Workspace) -> None:
 
 
 async def load_catalogue(ws: Workspace, path: Path = CATALOGUE) -> None:
-    from ledger.operations.catalogue_load import load_catalogue as load
+    from ledger.app.catalogue_load import load_catalogue as load
 
     engine = create_ledger_engine(ws.database_url)
     try:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.catalogue_file import load_catalogue_text
-from ledger.operations.workspace import Workspace
-from ledger.simulate import generate_events
+from ledger.app.workspace import Workspace
+from ledger.demo.simulate import generate_events
+from ledger.domain.catalogue_file import load_catalogue_text
 from tests.integration.conftest import CATALOGUE, load_catalogue, process, query, send_events
 
 pytestmark = pytest.mark.integration
@@ -109,8 +109,7 @@ async def test_sigkill_mid_batch_then_restart_loses_and_doubles_nothing(
 async def test_two_workers_one_killed_give_the_same_ledger_as_one(
     workspace: Workspace, services, tmp_path
 ):
-    from infra.workspace import drop_workspace
-    from ledger.operations.workspace import open_workspace
+    from ledger.app.workspace import drop_workspace, open_workspace
 
     await load_catalogue(workspace)
     events = sample_events(events_total, seed=11)

@@ -13,9 +13,9 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from billing.canonical import document_digest
-from ledger.catalogue_file import load_catalogue_text
-from ledger.simulate import generate_events, write_json_lines
+from ledger.demo.simulate import generate_events, write_json_lines
+from ledger.domain.canonical import document_digest
+from ledger.domain.catalogue_file import load_catalogue_text
 from tests.conftest import REPO_ROOT, shared_dir
 from tests.integration.conftest import ledger_cli
 
@@ -28,7 +28,7 @@ CATALOGUE = REPO_ROOT / "examples" / "catalogue.yaml"
 def cli_workspace(services, workspace_name: str):
     import asyncio
 
-    from infra.workspace import drop_workspace
+    from ledger.app.workspace import drop_workspace
 
     names = [workspace_name]
     yield names

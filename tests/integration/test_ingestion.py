@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ledger.operations.workspace import Workspace
+from ledger.app.workspace import Workspace
 from tests.integration.conftest import event, load_catalogue, process, query, send_events
 
 pytestmark = pytest.mark.integration
@@ -164,7 +164,7 @@ def _pg_dump() -> str:
 
 
 async def test_vendors_read_their_rejections_with_reasons(workspace: Workspace):
-    from ledger.operations.rejections import rejected_events
+    from ledger.app.rejections import rejected_events
     from ledger.store.engine import create_ledger_engine
 
     await load_catalogue(workspace)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.workspace import create_scratch_database, drop_database
-from ledger.chain import EntryDraft
-from ledger.operations.replay import ReplayReport, compare_ledgers
+from ledger.app.replay import ReplayReport, compare_ledgers
+from ledger.domain.chain import EntryDraft
 from ledger.store.append import append_entries
+from ledger.store.databases import create_scratch_database, drop_database
 from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate
 
@@ -45,7 +45,7 @@ async def _ledger(url: str, chains: dict[int, list[EntryDraft]]) -> None:
 
 
 async def test_identical_ledgers_compare_equal_and_differences_are_named(services):
-    source, same, other = [await create_scratch_database(services) for _ in range(3)]
+    source, same, other = [await create_scratch_database(services.database_url) for _ in range(3)]
     try:
         await _ledger(source, {0: _drafts(50), 1: _drafts(30)})
         await _ledger(same, {0: _drafts(50), 1: _drafts(30)})
@@ -64,4 +64,4 @@ async def test_identical_ledgers_compare_equal_and_differences_are_named(service
         assert differs.difference_count == (50 - 44) + 2 == len(differs.differences)
     finally:
         for url in (source, same, other):
-            await drop_database(services, url)
+            await drop_database(services.database_url, url)

@@ -32,15 +32,15 @@ import pytest
 import yaml
 
 from billing.metrics import measure_usage
-from billing.usage import BillableEvent, BuyerUsage, UnlicensedCount
-from ledger.attribution import AttributionIndex
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import catalogue_sha256, parse_catalogue
-from ledger.chain import EntryDraft
-from ledger.operations.usage_sql import Heads, measure_period
+from ledger.domain.attribution import AttributionIndex
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import catalogue_sha256, parse_catalogue
+from ledger.domain.chain import EntryDraft
+from ledger.domain.usage import BillableEvent, BuyerUsage, UnlicensedCount
 from ledger.store.append import append_entries
 from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate
+from ledger.store.usage import Heads, measure_period
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Tests of the ledger store: ledger/chain.py and ledger/store/.
+"""Tests of the ledger store: ledger/domain/chain.py and ledger/store/.
 
 Shared helpers live here (not in a conftest) so each test module imports what it uses.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from ledger.chain import EntryDraft
+from ledger.domain.chain import EntryDraft
 from ledger.store.engine import asyncpg_dsn
 
 SOURCE_TOPIC = "ledger.test.usage-events"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.chain import GENESIS_HASH, canonical_bytes, entry_hash
-from ledger.invariants import InvariantViolation
+from ledger.domain.chain import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.domain.invariants import InvariantViolation
 from ledger.store.append import (
     ChainHead,
     append_batch_entries_max,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ledger.chain import (
+from ledger.domain.chain import (
     ENCODED_FIELDS,
     GENESIS_HASH,
     EntryDraft,
@@ -20,7 +20,7 @@ from ledger.chain import (
     entry_hash,
     timestamp_microseconds,
 )
-from ledger.invariants import InvariantViolation
+from ledger.domain.invariants import InvariantViolation
 from ledger.store.schema import entries
 from tests.store import event_draft
 

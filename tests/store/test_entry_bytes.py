@@ -1,4 +1,4 @@
-"""ledger.entry_bytes (SQL, used by verify) encodes exactly like ledger/chain.py (the writer).
+"""ledger.entry_bytes (SQL, used by verify) encodes like ledger/domain/chain.py (the writer).
 
 Two independent implementations of one encoding: if they ever differ, verify would call
 an intact ledger damaged (or, worse, agree with a wrong one), so they are compared on
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.chain import GENESIS_HASH, EntryDraft, canonical_bytes
+from ledger.domain.chain import GENESIS_HASH, EntryDraft, canonical_bytes
 from ledger.store.append import ENTRY_COLUMNS
 from ledger.store.migrate import migrate
 from tests.store import superuser

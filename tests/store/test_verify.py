@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.chain import GENESIS_HASH, chain_entries
+from ledger.domain.chain import GENESIS_HASH, chain_entries
 from ledger.store import verify
 from ledger.store.append import ENTRY_COLUMNS, append_entries, entry_record
 from ledger.store.engine import create_ledger_engine
@@ -350,7 +350,7 @@ def draft_fields(draft: Any) -> dict[str, Any]:
 
 
 def verify_draft(row: dict[str, Any]) -> Any:
-    from ledger.chain import EntryDraft
+    from ledger.domain.chain import EntryDraft
 
     return EntryDraft(**{name: row[name] for name in ENTRY_COLUMNS[2:-2]})
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from billing.export.csv_export import render_csv
 from billing.export.ehf import render_ehf
 from billing.export.json_export import render_json, settlement_file_name
-from ledger.operations.settle import catalogue_version, settlement_documents
-from ledger.operations.workspace import Workspace
+from ledger.app.settle import catalogue_version, settlement_documents
+from ledger.app.workspace import Workspace
 from ledger.store.engine import create_ledger_engine
 from ledger.store.schema import closings
 

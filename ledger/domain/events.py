@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from ledger.catalogue import Role
-from ledger.invariants import InvariantViolation, invariant
+from ledger.domain.catalogue import Role
+from ledger.domain.invariants import InvariantViolation, invariant
 
 if TYPE_CHECKING:
-    from ledger.catalogue import Catalogue
+    from ledger.domain.catalogue import Catalogue
 
 # Limits. A vendor can send anything; everything we keep has an upper bound.
 identifier_characters_max: Final = 128  # event_id, vendor, product, school, action, item, unit
@@ -35,7 +35,7 @@ occurred_at_characters_max: Final = 64  # "2026-10-05T08:15:00.123456789+02:00" 
 event_json_bytes_max: Final = 65_536  # one JSON event; real ones are a few hundred bytes
 quantity_max: Final = 2**63 - 1  # Avro long and PostgreSQL bigint
 quantity_min: Final = -(2**63)
-detail_characters_max: Final = 500  # a rejection detail is one readable line
+detail_characters_max: Final = 300  # a rejection detail is one readable line, as stored
 detail_value_characters_max: Final = 80  # an echoed field value is cut to this
 learner_hash_key_bytes_min: Final = 16
 future_tolerance: Final = timedelta(minutes=5)  # clocks drift; more than this ahead is refused

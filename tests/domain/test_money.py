@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.money import format_ore, format_rate, ore_from_decimal_half_even, parse_amount
+from ledger.domain.money import format_ore, format_rate, ore_from_decimal_half_even, parse_amount
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from billing.canonical import canonical_json, document_digest
+from ledger.domain.canonical import canonical_json, document_digest
 
 
 def test_canonical_json_sorts_keys_without_whitespace_in_raw_utf8() -> None:

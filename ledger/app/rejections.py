@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.events import REASON_EXPLANATIONS
-from ledger.processing import STATUS_REJECTED
+from ledger.domain.events import REASON_EXPLANATIONS
+from ledger.domain.processing import STATUS_REJECTED
 from ledger.store.schema import entries
 
 rejections_listed_max = 100_000

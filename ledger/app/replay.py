@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.operations.archive import check_manifest, read_archived_messages
-from ledger.operations.settle import closed_periods, closing_point, issue_for_closing
-from ledger.operations.workspace import Workspace, WorkspaceError
+from ledger.app.archive import check_manifest, read_archived_messages
+from ledger.app.settle import closed_periods, closing_point, issue_for_closing
+from ledger.app.workspace import Workspace, WorkspaceError
 from ledger.store.engine import create_ledger_engine
 from ledger.store.schema import entries, settlements
 from streams.runner import StreamTarget, end_offsets, process_until_idle

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.catalogue import Licence
-from ledger.operations.settle import catalogue_version, closed_periods
+from ledger.app.settle import catalogue_version, closed_periods
+from ledger.domain.catalogue import Licence
 from ledger.store.schema import closings, settlements
 
 SETTLEMENT_ID_PARTS = 3

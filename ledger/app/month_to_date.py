@@ -8,12 +8,12 @@ one per school with its quantity.
 from __future__ import annotations
 
 from billing.metrics import fixed_usage
-from billing.money import format_ore
 from billing.pricing import charge_licence
-from ledger.operations.settle import chain_ends, latest_catalogue
-from ledger.operations.usage_sql import measure_period
-from ledger.operations.workspace import Workspace, WorkspaceError
+from ledger.app.settle import chain_ends, latest_catalogue
+from ledger.app.workspace import Workspace, WorkspaceError
+from ledger.domain.money import format_ore
 from ledger.store.engine import create_ledger_engine
+from ledger.store.usage import measure_period
 from streams.runner import StreamTarget, process_until_idle
 
 

@@ -5,7 +5,7 @@ every problem listed (one sentence each, with its location), and nothing of it i
 
 Pipeline: YAML/JSON text → plain document (dicts, lists, scalars) → pydantic models per
 item (shape, types, formats, ranges) → cross-reference rules (duplicates, references,
-pricing combinations) → the frozen dataclasses of `ledger.catalogue`.
+pricing combinations) → the frozen dataclasses of `ledger.domain.catalogue`.
 
 The parsed catalogue is normalised: every list whose order carries no meaning is sorted
 by id and every decimal is in its shortest form, so a reordered or reformatted file is
@@ -32,7 +32,7 @@ from pydantic import (
     ValidationError,
 )
 
-from ledger.catalogue import (
+from ledger.domain.catalogue import (
     Catalogue,
     Licence,
     Municipality,
@@ -43,9 +43,9 @@ from ledger.catalogue import (
     Tier,
     Vendor,
 )
-from ledger.events import identifier_characters_max
-from ledger.invariants import invariant
-from ledger.orgno import is_valid_org_no
+from ledger.domain.events import identifier_characters_max
+from ledger.domain.invariants import invariant
+from ledger.domain.orgno import is_valid_org_no
 
 # Limits, each with its unit.
 catalogue_bytes_max: Final = 4 * 1024 * 1024  # the canonical JSON travels in one Kafka message

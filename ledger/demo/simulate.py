@@ -4,7 +4,7 @@ Deterministic for a seed. Pupils and teachers of the catalogue's schools use the
 vendors' products during Oslo school hours; some clicks repeat within seconds (double
 clicks) and some use is of products no licence covers (unlicensed).
 
-    python -m ledger.simulate examples/catalogue.yaml --period 2026-10 --events 1000 \
+    python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-10 --events 1000 \
         --out events.jsonl
 """
 
@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from billing.periods import OSLO, first_date, last_date
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import load_catalogue_text
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import load_catalogue_text
+from ledger.domain.periods import OSLO, first_date, last_date
 
 double_click_share = 0.05
 teacher_share = 0.08

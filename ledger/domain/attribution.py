@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from ledger.catalogue import Catalogue, Licence
-from ledger.invariants import invariant
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.invariants import invariant
 
 OSLO: Final = ZoneInfo("Europe/Oslo")
 

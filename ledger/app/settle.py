@@ -16,22 +16,22 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.canonical import canonical_json
-from billing.money import parse_amount
-from billing.periods import oslo_date
 from billing.settlement import Settlement, settle_period
-from billing.usage import IssuedLine, PeriodUsage
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import catalogue_from_canonical_json
-from ledger.invariants import invariant
-from ledger.operations.usage_sql import Heads, late_licences, measure_period
-from ledger.processing import KIND_CLOSE
+from ledger.domain.canonical import canonical_json
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import catalogue_from_canonical_json
+from ledger.domain.invariants import invariant
+from ledger.domain.money import parse_amount
+from ledger.domain.periods import oslo_date
+from ledger.domain.processing import KIND_CLOSE
+from ledger.domain.usage import IssuedLine, PeriodUsage
 from ledger.store.schema import (
     catalogue_versions,
     closings,
     settlement_lines,
     settlements,
 )
+from ledger.store.usage import Heads, late_licences, measure_period
 
 
 class SettleRefused(Exception):

@@ -1,7 +1,7 @@
 """The catalogue: municipalities and their schools, vendors and their products, licences.
 
 Plain immutable values; parsing and validation of catalogue files lives in
-`ledger.catalogue_file`. Money is `Decimal` NOK as written in the file.
+`ledger.domain.catalogue_file`. Money is `Decimal` NOK as written in the file.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.services import Endpoints, ensure_services, ledger_home
-from infra.workspace import Topics, ensure_topics, ensure_workspace_database, topic_names
+from ledger.domain.workspaces import Topics, topic_names
+from ledger.store.databases import drop_database, ensure_workspace_database, workspace_database_url
 from ledger.store.migrate import migrate
 from streams.runner import StreamTarget
+from streams.topics import delete_topics, ensure_topics
 
 raw_topic_partitions = 4
 learner_key_bytes = 32
@@ -79,11 +81,25 @@ def secrets_dir(home: Path) -> Path:
     return Path(override) if override else home / "secrets"
 
 
+async def provision_workspace(endpoints: Endpoints, name: str) -> tuple[str, Topics]:
+    """The workspace's database and topics, created when missing: (database URL, topics)."""
+    database_url = await ensure_workspace_database(endpoints.database_url, name)
+    topics = topic_names(name)
+    await ensure_topics(endpoints.kafka_bootstrap, topics, partitions=raw_topic_partitions)
+    return database_url, topics
+
+
 async def open_workspace(name: str, *, home: Path | None = None) -> Workspace:
     home = home or ledger_home()
     endpoints = ensure_services(home)
-    database_url = await ensure_workspace_database(endpoints, name)
+    database_url, topics = await provision_workspace(endpoints, name)
     await migrate(database_url)
-    topics = topic_names(name)
-    await ensure_topics(endpoints.kafka_bootstrap, topics, partitions=raw_topic_partitions)
     return Workspace(name, home, endpoints, database_url, topics)
+
+
+async def drop_workspace(endpoints: Endpoints, workspace: str) -> None:
+    """Remove a workspace's database and topics (tests and benchmarks clean up with it)."""
+    await drop_database(
+        endpoints.database_url, workspace_database_url(endpoints.database_url, workspace)
+    )
+    await delete_topics(endpoints.kafka_bootstrap, topic_names(workspace).names)

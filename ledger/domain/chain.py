@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.invariants import invariant
+from ledger.domain.invariants import invariant
 
 canonical_encoding_version = 1
 hash_bytes = 32

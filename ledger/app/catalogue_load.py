@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import (
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import (
     CatalogueRejected,
     canonical_catalogue_json,
     catalogue_sha256,

@@ -13,26 +13,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from billing.periods import period_of
-from ledger.attribution import AttributionIndex
-from ledger.catalogue import Catalogue
-from ledger.catalogue_file import catalogue_from_canonical_json, catalogue_sha256
-from ledger.chain import EntryDraft
-from ledger.events import (
+from ledger.domain.attribution import AttributionIndex
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.catalogue_file import catalogue_from_canonical_json, catalogue_sha256
+from ledger.domain.chain import EntryDraft
+from ledger.domain.events import (
+    MALFORMED,
+    SCHEMA_VIOLATION,
+    ReasonCode,
     Rejection,
     UsageEvent,
     check_event,
     content_digest,
+    detail_characters_max,
     event_from_json,
     event_from_record,
     learner_hash,
 )
-from ledger.invariants import InvariantViolation, invariant
+from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.periods import period_of
 from schemas.codec import (
     CATALOGUE_MARKER,
     CLOSE_MARKER,
     RAW_SUBMISSION,
+    UNKNOWN_SCHEMA,
+    UNREADABLE,
     USAGE_EVENT,
+    DecodeFailure,
     UndecodableMessage,
     decode,
 )
@@ -44,8 +51,11 @@ STATUS_ACCEPTED = "accepted"
 STATUS_DUPLICATE = "duplicate"
 STATUS_REJECTED = "rejected"
 
-
-reason_detail_chars_max = 300
+# The codec's failure kinds as the reason codes vendors read.
+DECODE_FAILURE_REASONS: Mapping[DecodeFailure, ReasonCode] = {
+    UNREADABLE: MALFORMED,
+    UNKNOWN_SCHEMA: SCHEMA_VIOLATION,
+}
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class Outcome:
 
 def _clip(text: str) -> str:
     one_line = " ".join(text.split())
-    return one_line[:reason_detail_chars_max]
+    return one_line[:detail_characters_max]
 
 
 def _text(record: Mapping[str, object], key: str) -> str | None:
@@ -232,7 +242,9 @@ class PartitionDecider:
         base = _blank(message, self._topic, self._state)
         if decoded.error is not None:
             error = decoded.error
-            return Outcome(_rejected(base, Rejection(error.reason_code, error.detail)))
+            return Outcome(
+                _rejected(base, Rejection(DECODE_FAILURE_REASONS[error.kind], error.detail))
+            )
         name, record = decoded.schema_name, decoded.record
         if name == USAGE_EVENT:
             return Outcome(self._decide_event(base, record, message.received_at))

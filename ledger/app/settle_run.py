@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from billing.periods import next_period, parse_period, period_has_ended
 from billing.settlement import Settlement
-from ledger.operations.settle import (
+from ledger.app.settle import (
     SettleRefused,
     chain_ends,
     close_id_for,
@@ -17,7 +16,8 @@ from ledger.operations.settle import (
     latest_catalogue,
     open_periods_with_usage,
 )
-from ledger.operations.workspace import Workspace
+from ledger.app.workspace import Workspace
+from ledger.domain.periods import next_period, parse_period, period_has_ended
 from ledger.store.engine import create_ledger_engine
 from streams.markers import publish_close_marker
 from streams.runner import StreamTarget, end_offsets, process_until_idle

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.periods import (
+from ledger.domain.periods import (
     OSLO,
     next_period,
     oslo_date,

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.usage import BuyerUsage, PeriodUsage, UnlicensedCount
-from ledger.catalogue import Catalogue, Licence
+from ledger.domain.catalogue import Catalogue, Licence
+from ledger.domain.usage import BuyerUsage, PeriodUsage, UnlicensedCount
 
 # A closing point: chain -> first seq NOT included.
 Heads = Mapping[int, int]

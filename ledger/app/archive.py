@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.invariants import invariant
-from ledger.processing import RawMessage
+from ledger.domain.invariants import invariant
+from ledger.domain.processing import RawMessage
 from ledger.store.schema import entries
 
 archive_read_batch_max = 5_000
@@ -233,7 +233,7 @@ def read_archived_messages(root: Path, topic: str) -> Iterator[tuple[int, list[R
 
 async def archive_period(ws: Any, period: str, out: Path) -> Path:
     """Write `out/<period>/` for a settled period; refuses an open period or existing folder."""
-    from ledger.operations.settle import closed_periods
+    from ledger.app.settle import closed_periods
     from ledger.store.engine import create_ledger_engine
 
     engine = create_ledger_engine(ws.database_url)

@@ -1,0 +1,1 @@
+"""Data generators for demos and benchmarks (outside the domain: they only use it)."""
