@@ -49,7 +49,9 @@ broker_kill_timeout_s = 10
 metadata_request_timeout_ms = 5000
 jar_fetch_timeout_s = 900
 storage_format_timeout_s = 120
-message_bytes_max = 8 * 1024 * 1024  # 8 MiB: the largest record batch the broker accepts
+# The largest record batch the broker accepts: the broker's own ceiling, never below the codec's
+# `schemas.codec.message_bytes_max` (a test checks; infra imports nothing of the ledger).
+broker_message_bytes_max = 8 * 1024 * 1024
 java_version_min = 11
 jvm_heap_options = ("-Xms512m", "-Xmx1g")  # a smaller heap fails at start-up
 jvm_options = (
@@ -168,8 +170,8 @@ def server_settings(ports: BrokerPorts, data_dir: Path) -> dict[str, str]:
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
         "num.partitions": "1",
-        "message.max.bytes": str(message_bytes_max),
-        "replica.fetch.max.bytes": str(message_bytes_max),
+        "message.max.bytes": str(broker_message_bytes_max),
+        "replica.fetch.max.bytes": str(broker_message_bytes_max),
         "num.network.threads": "3",
         "num.io.threads": "4",
         "num.recovery.threads.per.data.dir": "2",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fastavro
 
-from ledger.domain.events import EVENT_FIELDS
+from ledger.domain.events import EVENT_FIELDS, event_json_bytes_max
 from schemas.codec import encode
 from streams.producer import in_flight_sends_max, raw_log_producer
 
@@ -24,7 +24,8 @@ from streams.producer import in_flight_sends_max, raw_log_producer
 USAGE_EVENT_FIELDS: dict[str, type] = {
     name: int if name == "quantity" else str for name in EVENT_FIELDS
 }
-line_bytes_max = 64 * 1024
+# An unreadable line is kept for the vendor up to the size an event may have (bounded).
+line_bytes_max = event_json_bytes_max
 AVRO_MAGIC = b"Obj\x01"
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-# Bounds: what one request may carry and how long a batch may wait to fill.
-request_bytes_max = 8 * 1024 * 1024
+from schemas.codec import message_bytes_max
+
+# Bounds: one request carries at most one largest message; how long a batch may wait to fill.
+request_bytes_max = message_bytes_max
 linger_ms = 20
 in_flight_sends_max = 20_000
 

@@ -10,14 +10,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ledger.app.archive import ArchiveError, archive_period
+from ledger.app.replay import replay as replay_
+from ledger.app.trace import TraceError, trace_settlement
 from ledger.cli.app import BadInput, WorkspaceOption, app, checked_workspace
 from ledger.cli.common import console, progress_bar, report_line, run, workspace
+from ledger.domain.periods import parse_period
+from ledger.store.engine import create_ledger_engine
+from ledger.store.verify import verify_ledger
 
 
 @app.command("verify")
 def verify(workspace_name: WorkspaceOption = "default") -> None:
     """Recompute every hash chain and settlement digest; exit 1 naming the first damage."""
-    from ledger.store.verify import verify_ledger
 
     async def go():  # type: ignore[no-untyped-def]
         ws = await workspace(workspace_name)
@@ -60,8 +65,6 @@ def trace(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """List the events behind a settlement's lines."""
-    from ledger.app.trace import TraceError, trace_settlement
-    from ledger.store.engine import create_ledger_engine
 
     async def go():  # type: ignore[no-untyped-def]
         ws = await workspace(workspace_name)
@@ -110,8 +113,6 @@ def replay(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Rebuild the ledger from the raw log in an empty workspace and compare (1: differs)."""
-    from ledger.app.archive import ArchiveError
-    from ledger.app.replay import replay as replay_
 
     target_name = checked_workspace(to_workspace)
     if target_name == workspace_name:
@@ -147,8 +148,6 @@ def archive(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Write a settled month's raw events and ledger entries to Avro files with a manifest."""
-    from ledger.app.archive import ArchiveError, archive_period
-    from ledger.domain.periods import parse_period
 
     try:
         period = parse_period(period)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from infra.services import InfraError
+from ledger.app.workspace import WorkspaceError, open_workspace
 from ledger.cli.app import BadInput, checked_workspace
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ def report_line(text: str) -> None:
 
 def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     """Run an async use case; user-caused failures become `BadInput` (exit 2)."""
-    from infra.services import InfraError
-    from ledger.app.workspace import WorkspaceError
 
     level = os.environ.get("LEDGER_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -50,7 +50,6 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def workspace(name: str) -> Workspace:
-    from ledger.app.workspace import open_workspace
 
     return await open_workspace(checked_workspace(name))
 

@@ -9,15 +9,20 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from ledger.app.export import export_period
+from ledger.app.month_to_date import month_to_date
+from ledger.app.settle import SettleRefused
+from ledger.app.settle_run import settle as settle_period_
 from ledger.app.workspace import stream_target
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, run, workspace
+from ledger.domain.invariants import InvariantViolation
+from ledger.domain.periods import parse_period
 
 PeriodOption = Annotated[str, typer.Option("--period", help="Calendar month YYYY-MM (Oslo).")]
 
 
 def _checked_period(text: str) -> str:
-    from ledger.domain.periods import parse_period
 
     try:
         return parse_period(text)
@@ -32,7 +37,8 @@ def _summary_table(title: str, documents: list[dict[str, object]]) -> Table:
     for document in documents:
         lines = document["lines"]
         unlicensed = document["unlicensed"]
-        assert isinstance(lines, list) and isinstance(unlicensed, dict)
+        if not (isinstance(lines, list) and isinstance(unlicensed, dict)):
+            raise InvariantViolation("a settlement document without lines or unlicensed")
         table.add_row(
             str(document["municipality"]),
             str(document["vendor"]),
@@ -52,8 +58,6 @@ def settle(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Close a period and issue its settlements (per municipality and vendor)."""
-    from ledger.app.settle import SettleRefused
-    from ledger.app.settle_run import settle as settle_period_
 
     period = _checked_period(period)
 
@@ -77,7 +81,6 @@ def settle(
 @app.command("usage")
 def usage(period: PeriodOption, workspace_name: WorkspaceOption = "default") -> None:
     """Month-to-date usage and amounts per licence and school, against caps."""
-    from ledger.app.month_to_date import month_to_date
 
     period = _checked_period(period)
 
@@ -104,7 +107,6 @@ def export(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Write one file per settlement of the period: <period>_<municipality>_<vendor>.<ext>."""
-    from ledger.app.export import export_period
 
     period = _checked_period(period)
     if out.exists() and not out.is_dir():

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from ledger.app.catalogue_load import CatalogueFileError, load_catalogue, read_catalogue_file
+from ledger.app.rejections import rejected_events
 from ledger.app.workspace import stream_target
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, progress_bar, run, workspace
+from ledger.store.engine import create_ledger_engine
+from streams.ingest import IngestFileError, read_submissions, send_submissions
+from streams.runner import ProcessingTimeout, process_until_idle, run_worker
 
 catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
 app.add_typer(catalogue_app, name="catalogue")
@@ -23,12 +30,6 @@ def catalogue_load(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Validate a catalogue file whole and record it as a new version (idempotent)."""
-    from ledger.app.catalogue_load import (
-        CatalogueFileError,
-        load_catalogue,
-        read_catalogue_file,
-    )
-    from ledger.store.engine import create_ledger_engine
 
     try:
         read_catalogue_file(file)  # refuse bad files before starting any service
@@ -58,7 +59,6 @@ def ingest(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Send a file's usage events to the raw log, as a vendor's producer would."""
-    from streams.ingest import IngestFileError, read_submissions, send_submissions
 
     if not file.is_file():
         raise BadInput(f"{file}: no such file")
@@ -91,7 +91,6 @@ def process(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Run the stream application until every event sent so far is in the ledger."""
-    from streams.runner import ProcessingTimeout, process_until_idle
 
     if not until_idle:
         raise BadInput("use --until-idle, or `ledger worker` to run continuously")
@@ -122,7 +121,6 @@ def process(
 @app.command("worker")
 def worker(workspace_name: WorkspaceOption = "default") -> None:
     """Run the stream application continuously (stop with Ctrl-C or SIGTERM)."""
-    from streams.runner import run_worker
 
     async def go():  # type: ignore[no-untyped-def]
         ws = await workspace(workspace_name)
@@ -148,12 +146,6 @@ def rejected(
     workspace_name: WorkspaceOption = "default",
 ) -> None:
     """Rejected events with their reason codes, for vendors to correct and resend."""
-    import json
-
-    from rich.table import Table
-
-    from ledger.app.rejections import rejected_events
-    from ledger.store.engine import create_ledger_engine
 
     if limit < 1:
         raise BadInput("--limit must be at least 1")

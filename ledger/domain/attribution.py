@@ -17,13 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
-from zoneinfo import ZoneInfo
 
 from ledger.domain.catalogue import Catalogue, Licence
 from ledger.domain.invariants import invariant
-
-OSLO: Final = ZoneInfo("Europe/Oslo")
+from ledger.domain.periods import OSLO
 
 
 @dataclass(frozen=True, slots=True)

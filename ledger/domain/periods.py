@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
-OSLO = ZoneInfo("Europe/Oslo")
+OSLO: Final = ZoneInfo("Europe/Oslo")  # months and dates are decided on Oslo's clock
 
 # Years outside this range are refused so that every period's start, end and
 # neighbours stay representable as `datetime` (year 9999's December would end in
