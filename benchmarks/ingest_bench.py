@@ -21,7 +21,7 @@ from pathlib import Path
 from infra.services import ensure_services
 from ledger.app.workspace import drop_workspace
 from ledger.demo.simulate import generate_events, write_json_lines
-from ledger.domain.catalogue_file import load_catalogue_text
+from ledger.domain.catalogue_parse import load_catalogue_text
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "examples" / "catalogue.yaml"
 

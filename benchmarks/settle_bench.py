@@ -25,19 +25,17 @@ from pathlib import Path
 from sqlalchemy import func
 
 from infra.services import Endpoints, ensure_services
-from ledger.app.settle import closing_point, issue_for_closing
+from ledger.app.settle import issue_for_closing
 from ledger.demo.simulate import generate_events
 from ledger.domain.attribution import AttributionIndex
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import (
-    canonical_catalogue_json,
-    catalogue_sha256,
-    load_catalogue_text,
-)
+from ledger.domain.catalogue_canonical import canonical_catalogue_json, catalogue_sha256
+from ledger.domain.catalogue_parse import load_catalogue_text
 from ledger.domain.chain import EntryDraft
 from ledger.domain.events import learner_hash
 from ledger.domain.periods import period_of
 from ledger.store.append import append_batch_entries_max, append_entries
+from ledger.store.closings import closing_point
 from ledger.store.databases import create_scratch_database, drop_database
 from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.app.catalogue_load import read_catalogue_file
-from ledger.domain.catalogue_file import canonical_catalogue_json, catalogue_sha256
+from ledger.domain.catalogue_canonical import canonical_catalogue_json, catalogue_sha256
 from ledger.domain.chain import EntryDraft
 from ledger.store.append import append_batch_entries_max, append_entries
 from ledger.store.engine import asyncpg_dsn, create_ledger_engine

@@ -31,6 +31,19 @@ class InfraError(Exception):
     """A service could not be installed, started or reached: one line saying why and what to do."""
 
 
+# ---------------------------------------------------------------- caches
+
+
+def cache_root() -> Path:
+    """Where downloads shared by every home live: outside the checkout, fetched once a machine.
+
+    `$LEDGER_CACHE`, else `~/.cache/usage-ledger` (Kafka's jars, the e-invoice rules).
+    """
+    override = os.environ.get("LEDGER_CACHE")
+    base = Path(override) if override else Path.home() / ".cache" / "usage-ledger"
+    return base.resolve()
+
+
 # ---------------------------------------------------------------- state files
 
 

@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.common import (
     InfraError,
+    cache_root,
     file_lock,
     free_port,
     port_is_free,
@@ -229,12 +230,6 @@ def java_command(
 
 
 # ---------------------------------------------------------------- tools
-
-
-def cache_root() -> Path:
-    override = os.environ.get("LEDGER_CACHE")
-    base = Path(override) if override else Path.home() / ".cache" / "usage-ledger"
-    return base.resolve()
 
 
 def libs_dir() -> Path:

@@ -7,12 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ledger.store.engine import create_ledger_engine
-from streams.app import Progress, build_app, run_app
+from streams.app import build_app, run_app
+from streams.handler import Progress
 from streams.topics import admin_client, wait_for_topics
 from streams.writer import LedgerWriter
 
@@ -36,14 +38,18 @@ class StreamTarget:
     rejected_topic: str
     database_url: str
     learner_key: bytes
+    data_dir: Path  # faust's own files: under the state folder, never the working directory
 
 
 def _stream_app(target: StreamTarget, writer: LedgerWriter, progress: Progress) -> faust.App:
+    # Faust creates its data folder but not the folders above it.
+    target.data_dir.parent.mkdir(parents=True, exist_ok=True)
     return build_app(
         app_id=target.app_id,
         bootstrap=target.bootstrap,
         raw_topic=target.raw_topic,
         rejected_topic=target.rejected_topic,
+        data_dir=target.data_dir,
         writer=writer,
         progress=progress,
     )
@@ -75,6 +81,34 @@ def _behind(ends: dict[int, int], positions: dict[int, int]) -> int:
     return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
 
 
+async def _watch_until_idle(
+    ends: dict[int, int],
+    positions: dict[int, int],
+    progress: Progress,
+    stop: asyncio.Event,
+    *,
+    timeout_s: float,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """Set `stop` once the ledger reaches `ends`; raise `ProcessingTimeout` if it does not."""
+    total = _behind(ends, positions)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = {**positions, **progress.next_offsets}
+        remaining = _behind(ends, current)
+        if on_progress is not None:
+            on_progress(total - remaining, total)
+        if remaining == 0:
+            stop.set()
+            return
+        if time.monotonic() > deadline:
+            stop.set()
+            raise ProcessingTimeout(
+                f"{remaining} of {total} messages still unprocessed after {timeout_s:.0f} s"
+            )
+        await asyncio.sleep(idle_poll_interval_s)
+
+
 async def process_until_idle(
     target: StreamTarget,
     *,
@@ -92,30 +126,15 @@ async def process_until_idle(
     try:
         ends = await end_offsets(target.bootstrap, target.raw_topic)
         positions = await _ledger_offsets(writer, list(ends))
-        total = _behind(ends, positions)
-        if total == 0:
+        if _behind(ends, positions) == 0:
             return progress
         stop = asyncio.Event()
         app = _stream_app(target, writer, progress)
-
-        async def watch() -> None:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                current = {**positions, **progress.next_offsets}
-                remaining = _behind(ends, current)
-                if on_progress is not None:
-                    on_progress(total - remaining, total)
-                if remaining == 0:
-                    stop.set()
-                    return
-                if time.monotonic() > deadline:
-                    stop.set()
-                    raise ProcessingTimeout(
-                        f"{remaining} of {total} messages still unprocessed after {timeout_s:.0f} s"
-                    )
-                await asyncio.sleep(idle_poll_interval_s)
-
-        watcher = asyncio.ensure_future(watch())
+        watcher = asyncio.ensure_future(
+            _watch_until_idle(
+                ends, positions, progress, stop, timeout_s=timeout_s, on_progress=on_progress
+            )
+        )
         try:
             await run_app(app, stop)
             await watcher

@@ -23,17 +23,6 @@ settings.register_profile("ledger", parent=settings.default, deadline=None)
 settings.load_profile("ledger")
 
 
-def shared_dir() -> Path:
-    """../shared beside the checkout (CI clones next to it); LEDGER_SHARED_DIR overrides."""
-    override = os.environ.get("LEDGER_SHARED_DIR")
-    if override:
-        return Path(override)
-    for candidate in (REPO_ROOT.parent / "shared", REPO_ROOT.parent.parent / "shared"):
-        if candidate.is_dir():
-            return candidate
-    return REPO_ROOT.parent / "shared"
-
-
 @pytest.fixture(scope="session")
 def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The state folder the services run from: the project's own `.ledger` unless set."""

@@ -17,12 +17,14 @@ from typing import Any
 
 import fastavro
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.domain.invariants import invariant
+from ledger.app.workspace import Workspace
+from ledger.domain.invariants import InvariantViolation, invariant
 from ledger.domain.processing import RawMessage
-from ledger.store.schema import entries
+from ledger.store.closings import closed_periods
+from ledger.store.engine import create_ledger_engine
+from ledger.store.entries import entries_between, entry_column_types, source_offsets
 
 archive_read_batch_max = 5_000
 consume_wait_ms = 1_000
@@ -44,17 +46,16 @@ RAW_RECORD_SCHEMA: dict[str, Any] = {
 
 def _entry_schema() -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
-    for column in entries.columns:
-        python_type = column.type.python_type
+    for name, python_type in entry_column_types():
         if python_type is int:
             avro: Any = "long"
         elif python_type is bytes:
             avro = "bytes"
-        elif column.name in ("received_at", "occurred_at"):
+        elif name in ("received_at", "occurred_at"):
             avro = {"type": "long", "logicalType": "timestamp-micros"}
         else:
             avro = "string"
-        fields.append({"name": column.name, "type": ["null", avro], "default": None})
+        fields.append({"name": name, "type": ["null", avro], "default": None})
     return {
         "type": "record",
         "name": "LedgerEntry",
@@ -90,14 +91,7 @@ async def archive_ranges(
     ranges = []
     for chain, close_seq in sorted(heads.items()):
         first_seq = (previous_heads or {}).get(chain, 0) + 1
-        rows = (
-            await conn.execute(
-                select(entries.c.seq, entries.c.source_offset)
-                .where(entries.c.chain == chain)
-                .where(entries.c.seq.in_([first_seq, close_seq]))
-            )
-        ).all()
-        offsets = {row.seq: row.source_offset for row in rows}
+        offsets = await source_offsets(conn, chain, [first_seq, close_seq])
         invariant(len(offsets) == len({first_seq, close_seq}), f"chain {chain}: range not found")
         ranges.append(
             ArchiveRange(chain, offsets[first_seq], offsets[close_seq], first_seq, close_seq)
@@ -164,13 +158,9 @@ async def write_entry_archive(
     paths = []
     for archive_range in ranges:
         path = directory / f"entries-p{archive_range.chain}.avro"
-        result = await conn.stream(
-            select(entries)
-            .where(entries.c.chain == archive_range.chain)
-            .where(entries.c.seq.between(archive_range.first_seq, archive_range.last_seq))
-            .order_by(entries.c.seq)
+        rows = await entries_between(
+            conn, archive_range.chain, archive_range.first_seq, archive_range.last_seq
         )
-        rows = [dict(row._mapping) async for row in result]
         with path.open("wb") as file:
             fastavro.writer(file, schema, rows)
         paths.append(path)
@@ -212,7 +202,8 @@ def read_archived_messages(root: Path, topic: str) -> Iterator[tuple[int, list[R
                 batch: list[RawMessage] = []
                 partition = -1
                 for record in fastavro.reader(file):
-                    assert isinstance(record, dict)
+                    if not isinstance(record, dict):
+                        raise InvariantViolation(f"{path}: an Avro record read as {record!r}")
                     if record["topic"] != topic:
                         raise ArchiveError(f"{path}: archived from topic {record['topic']}")
                     partition = int(record["partition"])
@@ -231,11 +222,8 @@ def read_archived_messages(root: Path, topic: str) -> Iterator[tuple[int, list[R
                     yield partition, batch
 
 
-async def archive_period(ws: Any, period: str, out: Path) -> Path:
+async def archive_period(ws: Workspace, period: str, out: Path) -> Path:
     """Write `out/<period>/` for a settled period; refuses an open period or existing folder."""
-    from ledger.app.settle import closed_periods
-    from ledger.store.engine import create_ledger_engine
-
     engine = create_ledger_engine(ws.database_url)
     try:
         async with engine.connect() as conn:

@@ -12,21 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import (
-    CatalogueRejected,
-    canonical_catalogue_json,
-    catalogue_sha256,
-    load_catalogue_text,
-)
-from ledger.store.schema import catalogue_versions
+from ledger.domain.catalogue_canonical import canonical_catalogue_json, catalogue_sha256
+from ledger.domain.catalogue_parse import catalogue_bytes_max, load_catalogue_text
+from ledger.domain.catalogue_problems import CatalogueRejected
+from ledger.domain.processing import CatalogueVersion
+from ledger.store.catalogues import latest_catalogue, record_loaded_catalogue
+from ledger.store.locks import lock_catalogue_loads
 from streams.markers import publish_catalogue_marker
-
-catalogue_file_bytes_max = 4 * 1024 * 1024
-CATALOGUE_LOCK_KEY = 0x4C45444745520001  # 'LEDGER' + 1: serialises catalogue loads
 
 
 class CatalogueFileError(Exception):
@@ -46,10 +41,8 @@ class LoadResult:
 def read_catalogue_file(path: Path) -> Catalogue:
     if not path.is_file():
         raise CatalogueFileError(f"{path}: no such file")
-    if path.stat().st_size > catalogue_file_bytes_max:
-        raise CatalogueFileError(
-            f"{path}: larger than {catalogue_file_bytes_max // (1024 * 1024)} MiB"
-        )
+    if path.stat().st_size > catalogue_bytes_max:
+        raise CatalogueFileError(f"{path}: larger than {catalogue_bytes_max // (1024 * 1024)} MiB")
     try:
         content = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -73,34 +66,12 @@ async def load_catalogue(
     sha256 = catalogue_sha256(catalogue)
     counts = (len(catalogue.municipalities), len(catalogue.vendors), len(catalogue.licences))
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CATALOGUE_LOCK_KEY})
-        latest = (
-            await conn.execute(
-                select(catalogue_versions.c.version, catalogue_versions.c.sha256)
-                .order_by(catalogue_versions.c.version.desc())
-                .limit(1)
-            )
-        ).first()
+        await lock_catalogue_loads(conn)
+        latest = await latest_catalogue(conn)
         if latest is not None and latest.sha256 == sha256:
             return LoadResult(latest.version, sha256, False, *counts)
-        version = (
-            int(
-                (
-                    await conn.execute(
-                        select(func.coalesce(func.max(catalogue_versions.c.version), 0))
-                    )
-                ).scalar_one()
-            )
-            + 1
-        )
-        await conn.execute(
-            catalogue_versions.insert().values(
-                version=version,
-                sha256=sha256,
-                document=document.decode(),
-                loaded_at=func.now(),
-            )
-        )
+        version = (latest.version if latest is not None else 0) + 1
+        await record_loaded_catalogue(conn, CatalogueVersion(version, sha256, document, catalogue))
         await publish_catalogue_marker(
             bootstrap, raw_topic, version=version, sha256=sha256, document=document
         )

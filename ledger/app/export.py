@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Mapping
 from pathlib import Path
-
-from sqlalchemy import select
 
 from billing.export.csv_export import render_csv
 from billing.export.ehf import render_ehf
+from billing.export.ehf_validation import EhfValidator
 from billing.export.json_export import render_json, settlement_file_name
-from ledger.app.settle import catalogue_version, settlement_documents
+from infra.peppol import ensure_peppol_artefacts
 from ledger.app.workspace import Workspace
+from ledger.store.catalogues import catalogue_version
+from ledger.store.closings import period_catalogue_version
 from ledger.store.engine import create_ledger_engine
-from ledger.store.schema import closings
+from ledger.store.settlements import settlement_documents
+
+
+class EhfInvalid(Exception):
+    """An exported e-invoice breaks the official rules: refused, exit 2 with the rule ids."""
+
+
+@functools.cache
+def ehf_validator() -> EhfValidator:
+    """The official rules, fetched on first use and compiled once a process (a few seconds)."""
+    artefacts = ensure_peppol_artefacts()
+    return EhfValidator(artefacts.schemas, artefacts.stylesheets)
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -29,16 +43,11 @@ async def export_period(ws: Workspace, period: str, format_: str, out: Path) -> 
             documents = await settlement_documents(conn, period)
             if not documents:
                 return []
-            version = (
-                await conn.execute(
-                    select(closings.c.catalogue_version).where(closings.c.period == period)
-                )
-            ).scalar_one()
+            version = await period_catalogue_version(conn, period)
             catalogue = await catalogue_version(conn, version)
     finally:
         await engine.dispose()
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    files: dict[str, bytes] = {}
     for document in documents:
         if format_ == "json":
             content: bytes | None = render_json(document)
@@ -48,7 +57,30 @@ async def export_period(ws: Workspace, period: str, format_: str, out: Path) -> 
             content = render_ehf(document, catalogue)
         if content is None:  # no lines (only unlicensed use): nothing to invoice
             continue
-        path = out / settlement_file_name(document, "xml" if format_ == "ehf" else format_)
+        files[settlement_file_name(document, "xml" if format_ == "ehf" else format_)] = content
+    if format_ == "ehf":
+        refuse_invalid_ehf(files)  # all checked before any is written: no half-sent period
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in files.items():
+        path = out / name
         _write_atomically(path, content)
         written.append(path)
     return written
+
+
+def refuse_invalid_ehf(files: Mapping[str, bytes]) -> None:
+    """EhfInvalid naming each document the official rules reject and the rules it breaks."""
+    validator = ehf_validator()
+    broken = {name: validator.report(content) for name, content in files.items()}
+    reasons = [
+        f"{name} breaks {', '.join(report.rule_ids)}"
+        for name, report in broken.items()
+        if not report.valid
+    ]
+    if reasons:
+        raise EhfInvalid(
+            f"refused to write EHF files that the PEPPOL BIS Billing 3.0 rules reject:"
+            f" {'; '.join(reasons)}. Nothing was written: check the parties and references in"
+            " the catalogue, or report a fault in the EHF export"
+        )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from billing.metrics import fixed_usage
 from billing.pricing import charge_licence
-from ledger.app.settle import chain_ends, latest_catalogue
 from ledger.app.workspace import Workspace, WorkspaceError
 from ledger.domain.money import format_ore
+from ledger.store.catalogues import latest_catalogue
 from ledger.store.engine import create_ledger_engine
+from ledger.store.entries import chain_ends
 from ledger.store.usage import measure_period
 from streams.runner import StreamTarget, process_until_idle
 
@@ -31,7 +32,7 @@ async def month_to_date(ws: Workspace, target: StreamTarget, period: str) -> lis
             latest = await latest_catalogue(conn)
             if latest is None:
                 raise WorkspaceError("no catalogue loaded: run `ledger catalogue load FILE` first")
-            catalogue = latest[1]
+            catalogue = latest.catalogue
             usage = await measure_period(conn, catalogue, period, await chain_ends(conn))
     finally:
         await engine.dispose()

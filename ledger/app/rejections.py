@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.events import REASON_EXPLANATIONS
-from ledger.domain.processing import STATUS_REJECTED
-from ledger.store.schema import entries
+from ledger.store.entries import rejected_entries
 
 rejections_listed_max = 100_000
+
+# By any text: the ledger's reason_code column is text, and a code unknown to this
+# version explains as "".
+_EXPLANATIONS: dict[str, str] = {str(code): text for code, text in REASON_EXPLANATIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -29,34 +31,18 @@ class RejectedEvent:
 async def rejected_events(
     conn: AsyncConnection, vendor: str | None, period: str | None, limit: int
 ) -> list[RejectedEvent]:
-    query = (
-        select(
-            entries.c.vendor,
-            entries.c.event_id,
-            entries.c.received_at,
-            entries.c.reason_code,
-            entries.c.reason_detail,
-            entries.c.chain,
-            entries.c.source_offset,
-        )
-        .where(entries.c.status == STATUS_REJECTED)
-        .order_by(entries.c.received_at, entries.c.chain, entries.c.seq)
-        .limit(min(limit, rejections_listed_max))
-    )
-    if vendor is not None:
-        query = query.where(entries.c.vendor == vendor)
-    if period is not None:
-        query = query.where(entries.c.period == period)
+    """Rejected events in the order received, with the reason explained for the vendor."""
+    rows = await rejected_entries(conn, vendor, period, min(limit, rejections_listed_max))
     return [
         RejectedEvent(
             vendor=row.vendor,
             event_id=row.event_id,
             received_at=row.received_at.isoformat(),
             reason_code=row.reason_code,
-            explanation=REASON_EXPLANATIONS.get(row.reason_code, ""),
+            explanation=_EXPLANATIONS.get(row.reason_code, ""),
             detail=row.reason_detail or "",
             partition=row.chain,
             offset=row.source_offset,
         )
-        for row in await conn.execute(query)
+        for row in rows
     ]

@@ -12,19 +12,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.app.archive import check_manifest, read_archived_messages
-from ledger.app.settle import closed_periods, closing_point, issue_for_closing
-from ledger.app.workspace import Workspace, WorkspaceError
+from ledger.app.settle import issue_for_closing
+from ledger.app.workspace import Workspace, WorkspaceError, faust_data_dir, replay_app_id
+from ledger.domain.invariants import InvariantViolation
+from ledger.store.closings import closed_periods, closing_point
 from ledger.store.engine import create_ledger_engine
-from ledger.store.schema import entries, settlements
+from ledger.store.entries import entry_count, entry_hashes
+from ledger.store.settlements import settlement_digests
 from streams.runner import StreamTarget, end_offsets, process_until_idle
 from streams.writer import LedgerWriter, OffsetGap
 
 differences_listed_max = 20
-compare_fetch_rows = 50_000
 
 
 @dataclass
@@ -42,10 +43,6 @@ class ReplayReport:
     @property
     def identical(self) -> bool:
         return self.difference_count == 0
-
-
-async def _entry_count(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(entries))).scalar_one())
 
 
 async def _replay_archives(target: StreamTarget, archive_dir: Path, report: ReplayReport) -> bool:
@@ -67,17 +64,6 @@ async def _replay_archives(target: StreamTarget, archive_dir: Path, report: Repl
     return True
 
 
-async def _hashes(conn: AsyncConnection) -> AsyncIterator[tuple[int, int, bytes]]:
-    """(chain, seq, hash) in order, streamed with a server-side cursor (bounded memory)."""
-    result = await conn.stream(
-        select(entries.c.chain, entries.c.seq, entries.c.hash)
-        .order_by(entries.c.chain, entries.c.seq)
-        .execution_options(yield_per=compare_fetch_rows)
-    )
-    async for row in result:
-        yield row.chain, row.seq, bytes(row.hash)
-
-
 async def _next(rows: AsyncIterator[tuple[int, int, bytes]]) -> tuple[int, int, bytes] | None:
     return await anext(rows, None)
 
@@ -86,11 +72,12 @@ async def _compare_entries(
     source: AsyncConnection, target: AsyncConnection, report: ReplayReport
 ) -> None:
     """Walk both ledgers in (chain, seq) order side by side."""
-    ours, theirs = _hashes(source), _hashes(target)
+    ours, theirs = entry_hashes(source), entry_hashes(target)
     mine, replayed = await _next(ours), await _next(theirs)
     while mine is not None or replayed is not None:
         if replayed is None or (mine is not None and mine[:2] < replayed[:2]):
-            assert mine is not None
+            if mine is None:
+                raise InvariantViolation("the loop runs while either side has an entry")
             report.entries_compared += 1
             report.differ(f"entry chain {mine[0]} seq {mine[1]}: missing from the replay")
             mine = await _next(ours)
@@ -113,14 +100,8 @@ async def compare_ledgers(source_url: str, target_url: str, report: ReplayReport
     try:
         async with source_engine.connect() as source, target_engine.connect() as target:
             await _compare_entries(source, target, report)
-            source_docs = {
-                (r.period, r.municipality, r.vendor): r.digest
-                for r in await source.execute(select(settlements))
-            }
-            target_docs = {
-                (r.period, r.municipality, r.vendor): r.digest
-                for r in await target.execute(select(settlements))
-            }
+            source_docs = await settlement_digests(source)
+            target_docs = await settlement_digests(target)
             for key in sorted(source_docs.keys() | target_docs.keys()):
                 report.settlements_compared += 1
                 name = "_".join(key)
@@ -145,7 +126,7 @@ async def replay(
     target_engine = create_ledger_engine(target.database_url)
     try:
         async with target_engine.connect() as conn:
-            if await _entry_count(conn):
+            if await entry_count(conn):
                 raise WorkspaceError(
                     f"workspace {target.name} is not empty: replay needs an empty workspace"
                 )
@@ -153,13 +134,15 @@ async def replay(
         await target_engine.dispose()
     key = source.learner_key()
     target.adopt_learner_key(key)
+    app_id = replay_app_id(target.name)
     stream = StreamTarget(
-        app_id=f"ledger-replay-{target.name}",
+        app_id=app_id,
         bootstrap=source.endpoints.kafka_bootstrap,
         raw_topic=source.topics.raw,
         rejected_topic=target.topics.rejected,
         database_url=target.database_url,
         learner_key=key,
+        data_dir=faust_data_dir(target.home, app_id),
     )
     if archive_dir is not None and not await _replay_archives(stream, archive_dir, report):
         return report

@@ -7,18 +7,16 @@ from datetime import datetime
 from billing.settlement import Settlement
 from ledger.app.settle import (
     SettleRefused,
-    chain_ends,
     close_id_for,
-    closed_periods,
-    closing_point,
     compute_settlements,
     issue_for_closing,
-    latest_catalogue,
-    open_periods_with_usage,
 )
 from ledger.app.workspace import Workspace
 from ledger.domain.periods import next_period, parse_period, period_has_ended
+from ledger.store.catalogues import latest_catalogue
+from ledger.store.closings import closed_periods, closing_point, open_periods_with_usage
 from ledger.store.engine import create_ledger_engine
+from ledger.store.entries import chain_ends
 from streams.markers import publish_close_marker
 from streams.runner import StreamTarget, end_offsets, process_until_idle
 
@@ -52,7 +50,7 @@ async def settle(
                 raise SettleRefused("no catalogue loaded: run `ledger catalogue load FILE` first")
             if dry_run:
                 return await compute_settlements(
-                    conn, latest[1], period, await chain_ends(conn), {"dry_run": True}
+                    conn, latest.catalogue, period, await chain_ends(conn), {"dry_run": True}
                 )
         close_id = close_id_for(period)
         chain_count = len(await end_offsets(target.bootstrap, target.raw_topic))

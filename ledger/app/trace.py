@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.app.settle import catalogue_version, closed_periods
 from ledger.domain.catalogue import Licence
-from ledger.store.schema import closings, settlements
+from ledger.domain.usage import BillableEvent
+from ledger.store.catalogues import catalogue_version
+from ledger.store.closings import closed_periods, closing_catalogue_version
+from ledger.store.entries import licence_events
+from ledger.store.settlements import issued_settlement
 
 SETTLEMENT_ID_PARTS = 3
 trace_events_max = 1_000_000
@@ -66,24 +67,7 @@ def settlement_key(reference: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-_EVENTS = """
-WITH heads AS (
-    SELECT * FROM unnest(CAST(:chains AS int[]), CAST(:seq_ends AS bigint[]),
-                         CAST(:seq_starts AS bigint[])) AS h(chain, seq_end, seq_start)
-)
-SELECT e.event_id, e.school, e.occurred_at, e.quantity, e.learner_hash, e.product, e.item,
-       e.action
-FROM ledger.entries e JOIN heads h ON e.chain = h.chain
-    AND e.seq < h.seq_end AND e.seq > h.seq_start
-WHERE e.status = 'accepted' AND e.licence_id = :licence AND e.municipality = :municipality
-  AND e.period = :usage_period AND e.role = ANY(CAST(:roles AS text[]))
-  AND (CAST(:unit AS text) IS NULL OR e.unit = :unit)
-ORDER BY e.learner_hash, e.product, e.item, e.action, e.occurred_at, e.event_id COLLATE "C"
-LIMIT :limit
-"""
-
-
-def _counted_flags(rows: list[Row[Any]], licence: Licence) -> list[bool]:
+def _counted_flags(rows: list[BillableEvent], licence: Licence) -> list[bool]:
     if licence.pricing.metric != "units" or licence.pricing.unit != "access":
         return [True] * len(rows)
     flags = []
@@ -105,28 +89,13 @@ async def trace_settlement(
     conn: AsyncConnection, reference: str, line_no: int | None
 ) -> list[TracedLine]:
     period, municipality, vendor = settlement_key(reference)
-    row = (
-        await conn.execute(
-            settlements.select().where(
-                (settlements.c.period == period)
-                & (settlements.c.municipality == municipality)
-                & (settlements.c.vendor == vendor)
-            )
-        )
-    ).first()
-    if row is None:
+    issued = await issued_settlement(conn, (period, municipality, vendor))
+    if issued is None:
         raise TraceError(f"no settlement {period}_{municipality}_{vendor} has been issued")
-    document = json.loads(row.document)
-    lines = document["lines"]
+    lines = issued.document["lines"]
     if line_no is not None and not 1 <= line_no <= len(lines):
         raise TraceError(f"settlement has {len(lines)} lines; --line must be 1..{len(lines)}")
-    version = (
-        await conn.execute(
-            closings.select()
-            .with_only_columns(closings.c.catalogue_version)
-            .where(closings.c.close_id == row.close_id)
-        )
-    ).scalar_one()
+    version = await closing_catalogue_version(conn, issued.close_id)
     catalogue = await catalogue_version(conn, version)
     closed = {c.period: c for c in await closed_periods(conn)}
     this_close = closed[period]
@@ -166,25 +135,11 @@ async def _trace_line(
     starts: dict[int, int],
     adjustment: bool,
 ) -> TracedLine:
-    chains = sorted(ends)
     if licence.pricing.metric == "fixed_per_pupil":
-        rows: list[Row[Any]] = []
+        rows: list[BillableEvent] = []
     else:
-        rows = list(
-            await conn.execute(
-                text(_EVENTS),
-                {
-                    "chains": chains,
-                    "seq_ends": [ends[c] for c in chains],
-                    "seq_starts": [starts.get(c, 0) for c in chains],
-                    "licence": licence.id,
-                    "municipality": municipality,
-                    "usage_period": line["usage_period"],
-                    "roles": list(licence.billable_roles),
-                    "unit": licence.pricing.unit if licence.pricing.metric == "units" else None,
-                    "limit": trace_events_max,
-                },
-            )
+        rows = await licence_events(
+            conn, licence, municipality, str(line["usage_period"]), ends, starts, trace_events_max
         )
     flags = _counted_flags(rows, licence)
     events = [

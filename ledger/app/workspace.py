@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,14 +67,31 @@ class Workspace:
 
 def stream_target(ws: Workspace, *, app_id: str | None = None) -> StreamTarget:
     """What the stream application of this workspace reads and writes."""
+    app_id = app_id or worker_app_id(ws.name)
     return StreamTarget(
-        app_id=app_id or f"ledger-{ws.name}",
+        app_id=app_id,
         bootstrap=ws.endpoints.kafka_bootstrap,
         raw_topic=ws.topics.raw,
         rejected_topic=ws.topics.rejected,
         database_url=ws.database_url,
         learner_key=ws.learner_key(),
+        data_dir=faust_data_dir(ws.home, app_id),
     )
+
+
+def worker_app_id(workspace: str) -> str:
+    """The consumer group (and faust app) of a workspace's worker."""
+    return f"ledger-{workspace}"
+
+
+def replay_app_id(workspace: str) -> str:
+    """The consumer group of a replay into `workspace`: never the source's worker group."""
+    return f"ledger-replay-{workspace}"
+
+
+def faust_data_dir(home: Path, app_id: str) -> Path:
+    """Faust's own folder for one app: in the state folder, not the working directory."""
+    return home / "faust" / app_id
 
 
 def secrets_dir(home: Path) -> Path:
@@ -97,9 +115,12 @@ async def open_workspace(name: str, *, home: Path | None = None) -> Workspace:
     return Workspace(name, home, endpoints, database_url, topics)
 
 
-async def drop_workspace(endpoints: Endpoints, workspace: str) -> None:
-    """Remove a workspace's database and topics (tests and benchmarks clean up with it)."""
+async def drop_workspace(endpoints: Endpoints, workspace: str, *, home: Path | None = None) -> None:
+    """Remove a workspace's database, topics and faust folders (tests and benchmarks clean up
+    with it). Its learner key stays: without it nothing archived could be replayed."""
     await drop_database(
         endpoints.database_url, workspace_database_url(endpoints.database_url, workspace)
     )
     await delete_topics(endpoints.kafka_bootstrap, topic_names(workspace).names)
+    for app_id in (worker_app_id(workspace), replay_app_id(workspace)):
+        shutil.rmtree(faust_data_dir(home or ledger_home(), app_id), ignore_errors=True)

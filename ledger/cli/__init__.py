@@ -10,13 +10,22 @@ from typer._click import exceptions as click_exceptions
 # Command modules register themselves on `app` when imported.
 from ledger.cli import (
     audit_commands,  # verify, trace, replay, archive
+    ehf_commands,  # validate-ehf
     infra_commands,  # infra up|down|status
     settle_commands,  # settle, usage, export
     stream_commands,  # catalogue load, ingest, process, worker
 )
 from ledger.cli.app import BadInput, app
 
-__all__ = ["app", "audit_commands", "infra_commands", "main", "settle_commands", "stream_commands"]
+__all__ = [
+    "app",
+    "audit_commands",
+    "ehf_commands",
+    "infra_commands",
+    "main",
+    "settle_commands",
+    "stream_commands",
+]
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from ledger.app.export import export_period
+from ledger.app.export import EhfInvalid, export_period
 from ledger.app.month_to_date import month_to_date
 from ledger.app.settle import SettleRefused
 from ledger.app.settle_run import settle as settle_period_
@@ -114,7 +114,10 @@ def export(
 
     async def go() -> list[Path]:
         ws = await workspace(workspace_name)
-        return await export_period(ws, period, format_, out)
+        try:
+            return await export_period(ws, period, format_, out)
+        except EhfInvalid as error:
+            raise BadInput(str(error)) from error
 
     written = run(go)
     if not written:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import load_catalogue_text
+from ledger.domain.catalogue_parse import load_catalogue_text
 from ledger.domain.periods import OSLO, first_date, last_date
 
 double_click_share = 0.05

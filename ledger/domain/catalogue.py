@@ -1,7 +1,8 @@
 """The catalogue: municipalities and their schools, vendors and their products, licences.
 
-Plain immutable values; parsing and validation of catalogue files lives in
-`ledger.domain.catalogue_file`. Money is `Decimal` NOK as written in the file.
+Plain immutable values; reading and checking catalogue files lives in
+`ledger.domain.catalogue_parse`, their canonical form in `ledger.domain.catalogue_canonical`.
+Money is `Decimal` NOK as written in the file.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
+
+from ledger.domain.invariants import invariant
 
 Metric = Literal["active_learners", "units", "fixed_per_pupil"]
 Split = Literal["usage", "population"]
 Role = Literal["pupil", "teacher"]
+ROLE_ORDER: Final[tuple[Role, ...]] = ("pupil", "teacher")  # the order roles are written in
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,9 @@ class Catalogue:
         if municipality_id is None:
             return None
         municipality = self.municipality(municipality_id)
-        assert municipality is not None
-        return next(s for s in municipality.schools if s.id == school_id)
+        invariant(municipality is not None, f"school {school_id}'s municipality is catalogued")
+        schools = municipality.schools if municipality is not None else ()
+        return next(s for s in schools if s.id == school_id)
 
     def vendor(self, org_no: str) -> Vendor | None:
         return self._vendor_by_org_no.get(org_no)

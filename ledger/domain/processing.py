@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ledger.domain.attribution import AttributionIndex
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import catalogue_from_canonical_json, catalogue_sha256
+from ledger.domain.catalogue_canonical import catalogue_from_canonical_json, catalogue_sha256
 from ledger.domain.chain import EntryDraft
 from ledger.domain.events import (
     MALFORMED,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.domain.attribution import AttributionIndex, precedence
 from ledger.domain.catalogue import Catalogue, Licence
-from ledger.domain.catalogue_file import parse_catalogue
+from ledger.domain.catalogue_parse import parse_catalogue
 from ledger.domain.invariants import InvariantViolation
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import parse_catalogue
+from ledger.domain.catalogue_parse import parse_catalogue
 from ledger.domain.events import (
     EVENT_FIELDS,
     REASON_CODES,
@@ -30,7 +30,7 @@ from ledger.domain.events import (
     learner_hash,
 )
 from ledger.domain.invariants import InvariantViolation
-from tests.domain.test_catalogue_file import ASKER_SCHOOL, OTHER_VENDOR, VENDOR, base_document
+from tests.domain.catalogue_examples import ASKER_SCHOOL, OTHER_VENDOR, VENDOR, base_document
 
 LEARNER = "feide-pairwise-9f86d081884c7d65"
 KEY = bytes(range(32))

@@ -39,11 +39,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.catalogue import Catalogue, Licence
-from ledger.domain.catalogue_file import (
-    canonical_catalogue_json,
-    catalogue_sha256,
-    load_catalogue_text,
-)
+from ledger.domain.catalogue_canonical import canonical_catalogue_json, catalogue_sha256
+from ledger.domain.catalogue_parse import load_catalogue_text
 from ledger.domain.chain import EntryDraft
 from ledger.domain.processing import (
     STATUS_ACCEPTED,

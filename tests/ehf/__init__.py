@@ -1,7 +1,9 @@
 """EHF export tests: shared helpers (catalogue, settlement builder, validator, XPath).
 
 Settlements are built here with their own subtotal / VAT / total arithmetic (half-even VAT
-per rate, CONTRACT 5.7), so these tests do not depend on the billing package.
+per rate, CONTRACT 5.7), so these tests do not depend on the billing package. Example
+documents are rendered from them (`example_documents`): nothing is read from outside the
+checkout; the official rules are fetched from Maven Central into the cache (`infra.peppol`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
-import pytest
 from lxml import etree
 
+from billing.export.ehf import render_ehf
 from billing.export.ehf_validation import EhfValidator
+from infra.peppol import ensure_peppol_artefacts
 from ledger.domain.catalogue import (
     Catalogue,
     Licence,
@@ -27,7 +29,6 @@ from ledger.domain.catalogue import (
     School,
     Vendor,
 )
-from tests.conftest import shared_dir
 
 NS = {
     "inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
@@ -44,21 +45,11 @@ VENDOR = "987654325"
 OTHER_VENDOR = "123456785"
 
 
-def peppol_dir() -> Path:
-    return shared_dir() / "peppol"
-
-
-@lru_cache(maxsize=1)
-def _validator(path: Path) -> EhfValidator:
-    return EhfValidator(path)
-
-
+@cache
 def validator() -> EhfValidator:
-    """One compiled validator for the whole run; skips when the artefacts are not there."""
-    path = peppol_dir()
-    if not (path / "xslt").is_dir() or not (path / "xsd").is_dir():
-        pytest.skip(f"PEPPOL validation artefacts not found at {path} (set LEDGER_SHARED_DIR)")
-    return _validator(path)
+    """The product's validator on the fetched rules, compiled once for the whole run."""
+    artefacts = ensure_peppol_artefacts()
+    return EhfValidator(artefacts.schemas, artefacts.stylesheets)
 
 
 def organisation_number(first_eight: str) -> str:
@@ -239,3 +230,41 @@ def text(root: etree._Element, path: str) -> str:
     values = texts(root, path)
     assert len(values) == 1, f"{path}: expected one value, got {values}"
     return values[0]
+
+
+def example_documents() -> dict[str, bytes]:
+    """Documents of both kinds made by the exporter, standing in for the official examples.
+
+    A Norwegian invoice with both references and a payee account (credit transfer), a base
+    invoice with several rates, and a credit note correcting earlier months.
+    """
+    settlements = {
+        "norwegian-invoice": (make_settlement([LineSpec("L-2026-001", 812, 1_015_000)]), True),
+        "base-invoice": (
+            make_settlement(
+                [
+                    LineSpec("L-2026-001", 40, 50_000),
+                    LineSpec("L-2026-002", 4, 1_001, vat_rate="0", metric="units"),
+                ],
+                municipality=OSLO,
+            ),
+            False,
+        ),
+        "credit-note": (
+            make_settlement(
+                [
+                    LineSpec("L-2026-001", 10, 12_500),
+                    LineSpec("L-2026-001", -400, -500_000, usage_period="2026-08"),
+                ]
+            ),
+            False,
+        ),
+    }
+    documents: dict[str, bytes] = {}
+    for name, (settlement, pays_to_account) in settlements.items():
+        xml = render_ehf(
+            settlement, catalogue(), payee_account="86011117947" if pays_to_account else None
+        )
+        assert xml is not None, name
+        documents[name] = xml
+    return documents

@@ -38,7 +38,7 @@ def _render(document: dict[str, object], payee_account: str | None = None) -> by
 
 def _assert_valid(xml: bytes) -> None:
     report = validator().report(xml)
-    assert report.failures == (), "\n".join(report.failures) + "\n" + xml.decode()
+    assert report.failures == (), "\n".join(map(str, report.failures)) + "\n" + xml.decode()
 
 
 def _assert_facts(xml: bytes, document: dict[str, object]) -> None:

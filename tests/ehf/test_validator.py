@@ -1,4 +1,4 @@
-"""The validator is real: official examples pass, deliberately broken documents fail."""
+"""The validator is real: exported examples pass, deliberately broken documents fail."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 from lxml import etree
 
 from billing.export.ehf import render_ehf
-from tests.ehf import NS, LineSpec, catalogue, make_settlement, peppol_dir, validator
+from billing.export.ehf_validation import EhfValidator
+from tests.ehf import NS, LineSpec, catalogue, example_documents, make_settlement, validator
 
-EXAMPLES = ("Norwegian-example-1.xml", "base-example.xml", "base-creditnote-correction.xml")
+# Made by the exporter (tests/ehf/__init__.py): a Norwegian invoice, a base invoice and a
+# credit note, in place of the OpenPEPPOL examples, which a clone does not carry.
+EXAMPLES = ("norwegian-invoice", "base-invoice", "credit-note")
 
 
 def _example(name: str) -> bytes:
-    path = peppol_dir() / "examples" / name
-    if not path.is_file():
-        pytest.skip(f"PEPPOL example {path} not found (set LEDGER_SHARED_DIR)")
-    return path.read_bytes()
+    return example_documents()[name]
 
 
 def _edit(xml: bytes, change: Callable[[etree._Element], None]) -> bytes:
@@ -49,16 +49,24 @@ def test_official_examples_are_valid(name: str) -> None:
 
 
 def test_warnings_are_reported_apart_from_failures() -> None:
-    report = validator().report(_example("Norwegian-example-1.xml"))
+    def change(root: etree._Element) -> None:
+        # "Foretaksregisteret" is advice for Norwegian suppliers (NO-R-002), not a must.
+        _remove(
+            root,
+            "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='TAX']",
+        )
+
+    report = validator().report(_edit(_example("norwegian-invoice"), change))
     assert report.valid
-    assert report.warnings, "the Norwegian example is known to raise CEN warnings"
+    assert report.warnings, "without Foretaksregisteret the Norwegian rules warn"
+    assert "NO-R-002" in {warning.rule_id for warning in report.warnings}, report.warnings
 
 
 def test_wrong_total_is_fatal() -> None:
     def change(root: etree._Element) -> None:
         _one(root, "cac:LegalMonetaryTotal/cbc:PayableAmount").text = "803.00"
 
-    failures = validator().validate(_edit(_example("Norwegian-example-1.xml"), change))
+    failures = validator().validate(_edit(_example("norwegian-invoice"), change))
     assert "BR-CO-16" in _rule_ids(failures), failures
 
 
@@ -67,7 +75,7 @@ def test_missing_buyer_and_order_reference_is_fatal() -> None:
         _remove(root, "cbc:BuyerReference")
         _remove(root, "cac:OrderReference")
 
-    failures = validator().validate(_edit(_example("Norwegian-example-1.xml"), change))
+    failures = validator().validate(_edit(_example("norwegian-invoice"), change))
     assert "PEPPOL-EN16931-R003" in _rule_ids(failures), failures
 
 
@@ -76,7 +84,7 @@ def test_invalid_norwegian_organisation_number_is_fatal() -> None:
         endpoint = _one(root, "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID")
         endpoint.text = "123456789"  # wrong mod-11 check digit
 
-    failures = validator().validate(_edit(_example("Norwegian-example-1.xml"), change))
+    failures = validator().validate(_edit(_example("norwegian-invoice"), change))
     assert "PEPPOL-COMMON-R041" in _rule_ids(failures), failures
 
 
@@ -84,7 +92,7 @@ def test_unknown_electronic_address_scheme_is_fatal() -> None:
     def change(root: etree._Element) -> None:
         _one(root, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID").set("schemeID", "9999")
 
-    failures = validator().validate(_edit(_example("Norwegian-example-1.xml"), change))
+    failures = validator().validate(_edit(_example("norwegian-invoice"), change))
     assert "PEPPOL-EN16931-CL008" in _rule_ids(failures), failures
 
 
@@ -95,7 +103,7 @@ def test_schema_violation_is_reported() -> None:
         root.remove(issue_date)
         _one(root, "cbc:InvoiceTypeCode").addnext(issue_date)
 
-    failures = validator().validate(_edit(_example("Norwegian-example-1.xml"), change))
+    failures = validator().validate(_edit(_example("norwegian-invoice"), change))
     assert any(failure.startswith("XSD") for failure in failures), failures
 
 
@@ -117,8 +125,17 @@ def test_tampered_export_is_fatal() -> None:
 
 
 def test_artefacts_missing_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("saxonche")
-    from billing.export.ehf_validation import EhfValidator
-
     with pytest.raises(FileNotFoundError, match="PEPPOL validation artefacts missing"):
-        EhfValidator(tmp_path)
+        EhfValidator([tmp_path / "UBL-Invoice-2.1.xsd"], [tmp_path / "CEN-EN16931-UBL.xslt"])
+
+
+def test_failures_carry_their_rule_ids() -> None:
+    def change(root: etree._Element) -> None:
+        _one(root, "cac:LegalMonetaryTotal/cbc:PayableAmount").text = "803.00"
+
+    report = validator().report(_edit(_example("norwegian-invoice"), change))
+    assert not report.valid and report.checkable
+    assert "BR-CO-16" in report.rule_ids
+    assert all(str(failure).startswith(f"{failure.rule_id}: ") for failure in report.failures)
+    assert validator().report(b"not xml").rule_ids == ("XML",)
+    assert not validator().report(b"not xml").checkable

@@ -14,7 +14,7 @@ import pytest
 
 from ledger.app.workspace import Workspace
 from ledger.demo.simulate import generate_events
-from ledger.domain.catalogue_file import load_catalogue_text
+from ledger.domain.catalogue_parse import load_catalogue_text
 from tests.integration.conftest import CATALOGUE, load_catalogue, process, query, send_events
 
 pytestmark = pytest.mark.integration

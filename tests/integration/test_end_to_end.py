@@ -15,8 +15,8 @@ import pytest
 
 from ledger.demo.simulate import generate_events, write_json_lines
 from ledger.domain.canonical import document_digest
-from ledger.domain.catalogue_file import load_catalogue_text
-from tests.conftest import REPO_ROOT, shared_dir
+from ledger.domain.catalogue_parse import load_catalogue_text
+from tests.conftest import REPO_ROOT
 from tests.integration.conftest import ledger_cli
 
 pytestmark = pytest.mark.integration
@@ -136,9 +136,9 @@ def test_two_months_with_late_events_settle_export_verify_replay(
     )
     assert csv_rows == sum(len(d["lines"]) for d in documents.values())
 
-    from billing.export.ehf_validation import EhfValidator
+    from tests.ehf import validator as ehf_validator
 
-    validator = EhfValidator(shared_dir() / "peppol")
+    validator = ehf_validator()
     invoices = sorted(out.glob("*.xml"))
     assert len(invoices) == sum(1 for d in documents.values() if d["lines"])
     for invoice in invoices:

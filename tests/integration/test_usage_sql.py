@@ -34,7 +34,8 @@ import yaml
 from billing.metrics import measure_usage
 from ledger.domain.attribution import AttributionIndex
 from ledger.domain.catalogue import Catalogue
-from ledger.domain.catalogue_file import catalogue_sha256, parse_catalogue
+from ledger.domain.catalogue_canonical import catalogue_sha256
+from ledger.domain.catalogue_parse import parse_catalogue
 from ledger.domain.chain import EntryDraft
 from ledger.domain.usage import BillableEvent, BuyerUsage, UnlicensedCount
 from ledger.store.append import append_entries

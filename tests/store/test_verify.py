@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from ledger.domain.chain import GENESIS_HASH, chain_entries
-from ledger.store import verify
 from ledger.store.append import ENTRY_COLUMNS, append_entries, entry_record
 from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate
-from ledger.store.verify import Finding, Segment, verify_ledger
+from ledger.store.verify import Finding, Segment, rules, run, verify_ledger
 from tests.store import event_drafts, superuser
 
 pytestmark = pytest.mark.integration
@@ -110,9 +109,9 @@ async def as_superuser_without_triggers(database_url: str, *statements: str) -> 
 @pytest.fixture
 def concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
     """Verify on several connections, in segments of 4 entries, however small the ledger."""
-    monkeypatch.setattr(verify, "verify_in_process_entries_max", 0)
-    monkeypatch.setattr(verify, "verify_segment_entries", 4)
-    monkeypatch.setattr(verify, "verify_connections_per_core", 3)
+    monkeypatch.setattr(run, "verify_in_process_entries_max", 0)
+    monkeypatch.setattr(run, "verify_segment_entries", 4)
+    monkeypatch.setattr(run, "verify_connections_per_core", 3)
 
 
 async def test_an_intact_ledger_verifies(ledger_url: str) -> None:
@@ -150,7 +149,7 @@ async def test_an_intact_ledger_is_proved_by_the_fast_path_alone(
     def exact_path(*_: object) -> None:
         raise AssertionError("an intact segment was read row by row")
 
-    monkeypatch.setattr(verify, "scan_segment", exact_path)
+    monkeypatch.setattr(run, "scan_segment", exact_path)
     report = await verify_ledger(ledger_url)
     assert report.ok, report.first_damage
     assert report.entries_checked == sum(CHAIN_LENGTHS.values())
@@ -175,9 +174,9 @@ async def test_the_first_of_several_damages_is_named(
     ledger_url: str, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if where == "several connections":
-        monkeypatch.setattr(verify, "verify_in_process_entries_max", 0)
-        monkeypatch.setattr(verify, "verify_segment_entries", 4)
-        monkeypatch.setattr(verify, "verify_connections_per_core", 3)
+        monkeypatch.setattr(run, "verify_in_process_entries_max", 0)
+        monkeypatch.setattr(run, "verify_segment_entries", 4)
+        monkeypatch.setattr(run, "verify_connections_per_core", 3)
     await as_superuser_without_triggers(
         ledger_url,
         "UPDATE ledger.entries SET school = 'x' WHERE chain = 2 AND seq = 1",
@@ -285,7 +284,7 @@ async def test_a_deleted_tail_is_caught_by_the_closing(ledger_url: str) -> None:
 async def test_an_empty_ledger_verifies(fresh_database_url: str) -> None:
     await migrate(fresh_database_url)
     report = await verify_ledger(fresh_database_url)
-    assert report == verify.VerifyReport(
+    assert report == rules.VerifyReport(
         ok=True, entries_checked=0, chains=0, closings_checked=0, settlements_checked=0,
         damages_found=0, first_damage=None, damages=(),
     )  # fmt: skip
@@ -367,7 +366,7 @@ def test_scan_segment_names_gaps_links_and_hashes() -> None:
     second = row(2, first[1], b"b")
     fourth = row(4, b"\x07" * 32, b"d")
     tampered = (5, fourth[1], fourth[1] + b"e")  # stored hash is not the message's
-    checked, findings = verify.scan_segment(
+    checked, findings = rules.scan_segment(
         [first, second, fourth, tampered], Segment(0, 1, 6), GENESIS_HASH
     )
     assert checked == 4
@@ -378,9 +377,9 @@ def test_scan_segment_names_gaps_links_and_hashes() -> None:
     ]
     assert findings[0] == Finding(4, "gap", gap_from_seq=3)
     assert findings[2].gap_from_seq == 6
-    _, intact = verify.scan_segment([first, second], Segment(0, 1, 2), GENESIS_HASH)
+    _, intact = rules.scan_segment([first, second], Segment(0, 1, 2), GENESIS_HASH)
     assert intact == []
-    _, relinked = verify.scan_segment(
+    _, relinked = rules.scan_segment(
         [first, row(2, b"\x01" * 32, b"b")], Segment(0, 1, 2), GENESIS_HASH
     )
     assert [finding.kind for finding in relinked] == ["link"]
@@ -402,7 +401,7 @@ def test_a_summary_proves_a_segment_intact_only_when_everything_lines_up() -> No
             "prev_hashes": b"".join(own_prevs),
             "hashes": b"".join(own_hashes),
         } | change
-        return verify.summary_is_intact(segment, **arguments)
+        return rules.summary_is_intact(segment, **arguments)
 
     assert intact(Segment(0, 1, 3), first=1)
     assert intact(Segment(0, 4, 6), first=3)  # with its predecessor, seq 3
@@ -422,39 +421,37 @@ def test_a_summary_proves_a_segment_intact_only_when_everything_lines_up() -> No
      (12, None), ("NaN", None)],
 )  # fmt: skip
 def test_amount_ore(amount: object, ore: int | None) -> None:
-    assert verify.amount_ore(amount) == ore
+    assert rules.amount_ore(amount) == ore
 
 
 def test_settlement_problems_without_a_database() -> None:
     document, digest = settlement_document(LINES)
     lines = json.dumps([[1, "L-2026-001", "2026-10", 812, 1_015_000, False],
                         [2, "L-2026-001", "2026-09", -3, -3_750, True]])  # fmt: skip
-    assert (
-        verify.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", document, digest, lines) is None
-    )
-    assert verify.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", "{", digest, lines) == (
+    assert rules.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", document, digest, lines) is None
+    assert rules.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", "{", digest, lines) == (
         "the document is not valid JSON (Expecting property name enclosed in double quotes:"
         " line 1 column 2 (char 1))"
     )
     spaced = json.dumps(json.loads(document), sort_keys=True)
     assert "canonical JSON" in str(
-        verify.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", spaced, digest, lines)
+        rules.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", spaced, digest, lines)
     )
-    assert verify.settlement_problem(SETTLEMENT_KEY, "c", None, document, digest, lines) == (
+    assert rules.settlement_problem(SETTLEMENT_KEY, "c", None, document, digest, lines) == (
         "close_id 'c' names no closing"
     )
     other = ("2026-11", "3201", "987654325")
-    assert verify.settlement_problem(other, "c", "2026-11", document, digest, lines) == (
+    assert rules.settlement_problem(other, "c", "2026-11", document, digest, lines) == (
         "the document's period is '2026-10', the row's is '2026-11'"
     )
-    assert verify.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", document, digest, None) == (
+    assert rules.settlement_problem(SETTLEMENT_KEY, "c", "2026-10", document, digest, None) == (
         "the document has 2 lines, settlement_lines has 0"
     )
 
 
 def test_parse_heads() -> None:
-    assert verify.parse_heads('[{"chain":0,"hash":"ab","seq":3}]') == [(0, 3, "ab")]
-    assert verify.parse_heads('[{"chain": 0, "hash": "ab", "seq": 3}]') == (
+    assert rules.parse_heads('[{"chain":0,"hash":"ab","seq":3}]') == [(0, 3, "ab")]
+    assert rules.parse_heads('[{"chain": 0, "hash": "ab", "seq": 3}]') == (
         "heads is not stored in canonical JSON form; it was rewritten"
     )
-    assert "is not {chain, seq, hash}" in str(verify.parse_heads('[{"chain":0,"seq":3}]'))
+    assert "is not {chain, seq, hash}" in str(rules.parse_heads('[{"chain":0,"seq":3}]'))

@@ -1,0 +1,136 @@
+"""The stream application's batch handler, apart from faust so a test can drive it.
+
+The handler groups a batch by partition, has the writer write each group, keeps the
+counters, publishes rejections, and on an `OffsetGap` has the consumer seek back to
+the ledger's next offset. Faust, the broker and the database are behind three
+callables and the writer, so a unit test passes fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ledger.domain.chain import EntryDraft
+from ledger.domain.processing import RawMessage
+from schemas.codec import encode
+from streams.writer import BatchResult, OffsetGap
+
+log = logging.getLogger(__name__)
+
+Rejections = Sequence[tuple[RawMessage, EntryDraft]]
+# Moves the consumer of the raw topic: partition -> next offset to fetch.
+Seek = Callable[[Mapping[int, int]], Awaitable[None]]
+PublishRejected = Callable[[Rejections], Awaitable[None]]
+OnBatch = Callable[[BatchResult], Awaitable[None]]
+
+
+class BatchWriter(Protocol):
+    """What the handler needs of `streams.writer.LedgerWriter`."""
+
+    async def next_offset(self, partition: int) -> int: ...
+
+    async def write(self, partition: int, messages: Sequence[RawMessage]) -> BatchResult: ...
+
+
+@dataclass
+class Progress:
+    """Counters a caller (CLI, tests) can watch while the worker runs."""
+
+    written: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    batches: int = 0
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+
+def rejected_record(message: RawMessage, draft: EntryDraft) -> tuple[bytes, bytes]:
+    """The (key, value) of the rejection notice sent to vendors for `message`."""
+    key = f"{message.partition}/{message.offset}".encode()
+    value = encode(
+        "no.ledger.RejectedEvent",
+        {
+            "source_partition": message.partition,
+            "source_offset": message.offset,
+            "vendor": draft.vendor,
+            "event_id": draft.event_id,
+            "reason_code": draft.reason_code or "",
+            "detail": draft.reason_detail or "",
+            "original": message.value,
+        },
+    )
+    return key, value
+
+
+class BatchHandler:
+    """Writes the batches the agent takes from the raw topic and accounts for them."""
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        progress: Progress,
+        *,
+        seek: Seek,
+        publish_rejected: PublishRejected,
+        on_batch: OnBatch | None = None,
+    ) -> None:
+        self._writer = writer
+        self._progress = progress
+        self._seek = seek
+        self._publish_rejected = publish_rejected
+        self._on_batch = on_batch
+
+    async def resume(self, partitions: Iterable[int]) -> None:
+        """On assignment: fetch from the ledger's positions (faust's commits are a hint)."""
+        positions = {}
+        for partition in partitions:
+            positions[partition] = await self._writer.next_offset(partition)
+            log.info("partition %s: resuming at ledger offset %s", partition, positions[partition])
+        await self._seek(positions)
+
+    async def handle(self, messages: Sequence[RawMessage]) -> None:
+        """Write a batch, partition by partition in partition order."""
+        log.debug("batch of %s events", len(messages))
+        by_partition: dict[int, list[RawMessage]] = defaultdict(list)
+        for message in messages:
+            by_partition[message.partition].append(message)
+        for partition, group in sorted(by_partition.items()):
+            await self._write(partition, group)
+
+    async def _write(self, partition: int, messages: Sequence[RawMessage]) -> None:
+        started = time.monotonic()
+        try:
+            result = await self._writer.write(partition, messages)
+        except OffsetGap as gap:
+            log.info("%s; seeking back", gap)
+            if gap.written is not None:
+                await self._account(gap.written)
+            self._progress.next_offsets[partition] = gap.expected_offset
+            await self._seek({partition: gap.expected_offset})
+            return
+        log.debug(
+            "partition %s: %s messages in %.3f s",
+            partition,
+            len(messages),
+            time.monotonic() - started,
+        )
+        await self._account(result)
+
+    async def _account(self, result: BatchResult) -> None:
+        progress = self._progress
+        progress.written += result.written
+        progress.accepted += result.accepted
+        progress.duplicates += result.duplicates
+        progress.skipped += result.skipped
+        progress.rejected += len(result.rejected)
+        progress.batches += 1
+        progress.next_offsets[result.partition] = result.next_offset
+        await self._publish_rejected(result.rejected)
+        if self._on_batch is not None:
+            await self._on_batch(result)
