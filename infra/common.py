@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -279,3 +280,30 @@ async def wait_until_ready(
         if time.monotonic() >= deadline:
             raise InfraError(f"{what} was not ready after {timeout_s:.0f} s")
         await asyncio.sleep(poll_interval_s)
+
+
+maven_dependency_plugin = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+
+
+def maven_copy_dependencies(pom: Path, output_dir: Path, what: str, timeout_s: float) -> None:
+    """Copy the runtime jars a small pom declares into `output_dir` (Maven Central, ~/.m2)."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise InfraError(
+            f"mvn not found: install Maven (apt-get install maven) to fetch {what}"
+            " from Maven Central"
+        )
+    run_command(
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            f"{maven_dependency_plugin}:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={output_dir}",
+        ],
+        f"fetching {what} with Maven",
+        timeout_s,
+    )

@@ -28,6 +28,7 @@ from infra.common import (
     cache_root,
     file_lock,
     free_port,
+    maven_copy_dependencies,
     port_is_free,
     port_is_open,
     process_command_line,
@@ -287,27 +288,10 @@ def ensure_libs() -> Path:
     with file_lock(target.parent / "fetch.lock", "fetching the Kafka jars"):
         if libs_are_complete(target):
             return target
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise InfraError(
-                f"mvn not found: install Maven (apt-get install maven) to fetch Kafka"
-                f" {kafka_version}'s jars from Maven Central"
-            )
         partial = target.with_name(f"libs.partial-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
-        run_command(
-            [
-                mvn,
-                "-B",
-                "-q",
-                "-f",
-                str(pom_path),
-                "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={partial}",
-            ],
-            f"fetching Kafka {kafka_version}'s jars with Maven",
-            jar_fetch_timeout_s,
+        maven_copy_dependencies(
+            pom_path, partial, f"Kafka {kafka_version}'s jars", jar_fetch_timeout_s
         )
         if not libs_are_complete(partial):
             raise InfraError(f"Maven finished but {partial} lacks the Kafka jars: see ~/.m2")

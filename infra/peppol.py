@@ -30,7 +30,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from infra.common import InfraError, cache_root, file_lock, run_command, write_text_atomic
+from infra.common import (
+    InfraError,
+    cache_root,
+    file_lock,
+    maven_copy_dependencies,
+    write_text_atomic,
+)
 
 # Kept equal to the properties in infra/peppol/pom.xml (a test checks).
 phive_rules_version = "4.3.7"
@@ -182,23 +188,10 @@ def ensure_peppol_artefacts() -> PeppolArtefacts:
 
 
 def fetch_jars(target: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise InfraError(
-            "mvn not found: install Maven (apt-get install maven) to fetch the PEPPOL"
-            " validation rules from Maven Central"
-        )
-    run_command(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom_path),
-            "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
-            f"-DoutputDirectory={target}",
-        ],
-        f"fetching the PEPPOL validation rules {phive_rules_version} with Maven",
+    maven_copy_dependencies(
+        pom_path,
+        target,
+        f"the PEPPOL validation rules {phive_rules_version}",
         artefact_fetch_timeout_s,
     )
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.app.workspace import Workspace
 from ledger.domain.catalogue import Catalogue
 from ledger.domain.catalogue_canonical import canonical_catalogue_json, catalogue_sha256
 from ledger.domain.catalogue_parse import catalogue_bytes_max, load_catalogue_text
 from ledger.domain.catalogue_problems import CatalogueRejected
 from ledger.domain.processing import CatalogueVersion
 from ledger.store.catalogues import latest_catalogue, record_loaded_catalogue
+from ledger.store.engine import create_ledger_engine
 from ledger.store.locks import lock_catalogue_loads
 from streams.markers import publish_catalogue_marker
 
@@ -76,3 +78,12 @@ async def load_catalogue(
             bootstrap, raw_topic, version=version, sha256=sha256, document=document
         )
     return LoadResult(version, sha256, True, *counts)
+
+
+async def load_catalogue_file(ws: Workspace, path: Path) -> LoadResult:
+    """`load_catalogue` into a workspace: its ledger and its raw topic."""
+    engine = create_ledger_engine(ws.database_url)
+    try:
+        return await load_catalogue(engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, path)
+    finally:
+        await engine.dispose()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.app.workspace import Workspace, ledger_connection
 from ledger.domain.events import REASON_EXPLANATIONS
 from ledger.store.entries import rejected_entries
 
@@ -46,3 +47,11 @@ async def rejected_events(
         )
         for row in rows
     ]
+
+
+async def workspace_rejections(
+    ws: Workspace, vendor: str | None, period: str | None, limit: int
+) -> list[RejectedEvent]:
+    """`rejected_events` of a workspace's ledger."""
+    async with ledger_connection(ws) as conn:
+        return await rejected_events(conn, vendor, period, limit)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.app.workspace import Workspace, ledger_connection
 from ledger.domain.catalogue import Licence
 from ledger.domain.usage import BillableEvent
 from ledger.store.catalogues import catalogue_version
@@ -157,3 +158,9 @@ async def _trace_line(
         str(line["amount"]),
         events,
     )
+
+
+async def trace_in_workspace(ws: Workspace, reference: str, line: int | None) -> list[TracedLine]:
+    """`trace_settlement` on a workspace's ledger."""
+    async with ledger_connection(ws) as conn:
+        return await trace_settlement(conn, reference, line)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.services import Endpoints, ensure_services, ledger_home
 from ledger.domain.workspaces import Topics, topic_names
 from ledger.store.databases import drop_database, ensure_workspace_database, workspace_database_url
+from ledger.store.engine import create_ledger_engine
 from ledger.store.migrate import migrate
 from streams.runner import StreamTarget
 from streams.topics import delete_topics, ensure_topics
@@ -63,6 +68,17 @@ class Workspace:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(key)
+
+
+@asynccontextmanager
+async def ledger_connection(ws: Workspace) -> AsyncIterator[AsyncConnection]:
+    """A read connection to the workspace's ledger, its engine closed afterwards."""
+    engine = create_ledger_engine(ws.database_url)
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
 
 
 def stream_target(ws: Workspace, *, app_id: str | None = None) -> StreamTarget:

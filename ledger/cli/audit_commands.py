@@ -12,12 +12,11 @@ from rich.table import Table
 
 from ledger.app.archive import ArchiveError, archive_period
 from ledger.app.replay import replay as replay_
-from ledger.app.trace import TraceError, trace_settlement
+from ledger.app.trace import TraceError, trace_in_workspace
+from ledger.app.verify import verify_workspace
 from ledger.cli.app import BadInput, WorkspaceOption, app, checked_workspace
 from ledger.cli.common import console, progress_bar, report_line, run, workspace
 from ledger.domain.periods import parse_period
-from ledger.store.engine import create_ledger_engine
-from ledger.store.verify import verify_ledger
 
 
 @app.command("verify")
@@ -32,7 +31,7 @@ def verify(workspace_name: WorkspaceOption = "default") -> None:
             def on_progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return await verify_ledger(ws.database_url, progress=on_progress)
+            return await verify_workspace(ws, progress=on_progress)
 
     started = time.perf_counter()
     report = run(go)
@@ -68,14 +67,10 @@ def trace(
 
     async def go():  # type: ignore[no-untyped-def]
         ws = await workspace(workspace_name)
-        engine = create_ledger_engine(ws.database_url)
         try:
-            async with engine.connect() as conn:
-                return await trace_settlement(conn, settlement, line)
+            return await trace_in_workspace(ws, settlement, line)
         except TraceError as error:
             raise BadInput(str(error)) from error
-        finally:
-            await engine.dispose()
 
     traced = run(go)
     if as_json:

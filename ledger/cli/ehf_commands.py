@@ -7,24 +7,9 @@ from typing import Annotated
 
 import typer
 
-from billing.export.ehf_validation import ValidationReport, document_bytes_max
-from infra.common import InfraError
-from ledger.app.export import ehf_validator
+from ledger.app.ehf_check import EhfCheckError, check_ehf_files
 from ledger.cli.app import BadInput, app
 from ledger.cli.common import console, report_line
-
-
-def _read_documents(files: list[Path]) -> dict[Path, bytes]:
-    """Every file's bytes, read before the rules are compiled: a typo fails at once."""
-    documents: dict[Path, bytes] = {}
-    for path in files:
-        try:
-            with path.open("rb") as file:
-                # One byte over the limit is enough for the validator to refuse it.
-                documents[path] = file.read(document_bytes_max + 1)
-        except OSError as error:
-            raise BadInput(f"cannot read {path}: {error.strerror or error}") from error
-    return documents
 
 
 @app.command("validate-ehf")
@@ -39,17 +24,10 @@ def validate_ehf(
     stderr as `FILE: RULE-ID: message`; 2 when a file cannot be read or is not an
     Invoice or CreditNote in XML.
     """
-    documents = _read_documents(files)
     try:
-        validator = ehf_validator()
-    except InfraError as error:
+        reports = check_ehf_files(files)
+    except EhfCheckError as error:
         raise BadInput(str(error)) from error
-    reports: dict[Path, ValidationReport] = {
-        path: validator.report(content) for path, content in documents.items()
-    }
-    for path, report in reports.items():
-        if not report.checkable:
-            raise BadInput(f"{path} is not an EHF document: {report.failures[0]}")
     for path, report in reports.items():
         if report.valid:
             console.print(f"{path}: valid ({len(report.warnings)} warnings)", highlight=False)

@@ -11,14 +11,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ledger.app.catalogue_load import CatalogueFileError, load_catalogue, read_catalogue_file
-from ledger.app.rejections import rejected_events
-from ledger.app.workspace import stream_target
+from ledger.app.catalogue_load import CatalogueFileError, load_catalogue_file, read_catalogue_file
+from ledger.app.feed import (
+    IngestFileError,
+    ProcessingTimeout,
+    ingest_file,
+    process_workspace,
+    run_workspace_worker,
+)
+from ledger.app.rejections import workspace_rejections
 from ledger.cli.app import BadInput, WorkspaceOption, app
 from ledger.cli.common import console, progress_bar, run, workspace
-from ledger.store.engine import create_ledger_engine
-from streams.ingest import IngestFileError, read_submissions, send_submissions
-from streams.runner import ProcessingTimeout, process_until_idle, run_worker
 
 catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
 app.add_typer(catalogue_app, name="catalogue")
@@ -37,12 +40,7 @@ def catalogue_load(
         raise BadInput(str(error)) from error
 
     async def go():  # type: ignore[no-untyped-def]
-        ws = await workspace(workspace_name)
-        engine = create_ledger_engine(ws.database_url)
-        try:
-            return await load_catalogue(engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, file)
-        finally:
-            await engine.dispose()
+        return await load_catalogue_file(await workspace(workspace_name), file)
 
     result = run(go)
     state = "recorded as new version" if result.changed else "unchanged, still version"
@@ -69,12 +67,7 @@ def ingest(
         with progress_bar() as bar:
             task = bar.add_task("sending", total=None)
             try:
-                return await send_submissions(
-                    ws.endpoints.kafka_bootstrap,
-                    ws.topics.raw,
-                    read_submissions(file),
-                    progress=lambda n: bar.advance(task, n),
-                )
+                return await ingest_file(ws, file, progress=lambda n: bar.advance(task, n))
             except IngestFileError as error:
                 raise BadInput(str(error)) from error
 
@@ -104,9 +97,7 @@ def process(
                 bar.update(task, completed=done, total=total)
 
             try:
-                return await process_until_idle(
-                    stream_target(ws), timeout_s=timeout_s, on_progress=on_progress
-                )
+                return await process_workspace(ws, timeout_s=timeout_s, on_progress=on_progress)
             except ProcessingTimeout as error:
                 raise BadInput(str(error)) from error
 
@@ -129,7 +120,7 @@ def worker(workspace_name: WorkspaceOption = "default") -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         console.print(f"worker for workspace {ws.name} running; Ctrl-C stops it")
-        return await run_worker(stream_target(ws), stop)
+        return await run_workspace_worker(ws, stop)
 
     progress = run(go)
     console.print(f"worker stopped after writing {progress.written} entries")
@@ -151,13 +142,7 @@ def rejected(
         raise BadInput("--limit must be at least 1")
 
     async def go():  # type: ignore[no-untyped-def]
-        ws = await workspace(workspace_name)
-        engine = create_ledger_engine(ws.database_url)
-        try:
-            async with engine.connect() as conn:
-                return await rejected_events(conn, vendor, period, limit)
-        finally:
-            await engine.dispose()
+        return await workspace_rejections(await workspace(workspace_name), vendor, period, limit)
 
     found = run(go)
     if as_json:
