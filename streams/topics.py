@@ -24,6 +24,9 @@ raw_topic_configs: Final = {
     "max.message.bytes": str(message_bytes_max),
 }
 rejected_topic_configs: Final = {"max.message.bytes": str(message_bytes_max)}
+# Partitions of a new workspace's topics: the unit of parallel processing (one hash chain
+# each). Fixed once created: changing it would move keys between partitions.
+raw_topic_partitions: Final = 4
 admin_request_timeout_ms: Final = 30_000
 topic_ready_timeout_s: Final = 30
 topic_poll_interval_s: Final = 0.1
@@ -58,7 +61,9 @@ def response_errors(response: object) -> list[tuple[str, int, str | None]]:
     return errors
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, partitions: int = 4) -> dict[str, int]:
+async def ensure_topics(
+    bootstrap: str, topics: Topics, partitions: int = raw_topic_partitions
+) -> dict[str, int]:
     """Create the workspace's topics when missing; {topic: partition count} once all are ready.
 
     The raw topic keeps everything (retention.ms=-1). A raw topic that already exists (made by

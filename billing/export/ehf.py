@@ -482,6 +482,30 @@ def _build_document(
         f"{{{root_namespace}}}{'CreditNote' if credit else 'Invoice'}",
         nsmap={None: root_namespace, "cac": NAMESPACE_CAC, "cbc": NAMESPACE_CBC},
     )
+    _header(root, settlement, municipality, vendor, document_id, credit)
+    _references(root, settlement, catalogue, municipality, vendor)
+
+    _supplier_party(_cac(root, "AccountingSupplierParty"), vendor)
+    _customer_party(_cac(root, "AccountingCustomerParty"), municipality)
+    if not credit:
+        _payment_means(root, document_id, payee_account)
+    _payment_terms(root, credit)
+    _tax_total(root, tax_subtotals, sign, currency)
+    _monetary_total(root, settlement, sign, currency)
+    for number, line in enumerate(settlement.lines, 1):
+        _document_line(root, number, line, catalogue, vendor, sign, currency, credit)
+    return root
+
+
+def _header(
+    root: etree._Element,
+    settlement: _Settlement,
+    municipality: Municipality,
+    vendor: Vendor,
+    document_id: str,
+    credit: bool,
+) -> None:
+    """Profile, id, dates, type, note and currency: the first elements, in UBL's order."""
     _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
     _cbc(root, "ProfileID", PROFILE_ID)
     _cbc(root, "ID", document_id)
@@ -493,8 +517,17 @@ def _build_document(
         _cbc(root, "DueDate", due_date.isoformat())
         _cbc(root, "InvoiceTypeCode", INVOICE_TYPE_CODE)
     _cbc(root, "Note", _document_note(settlement, municipality, vendor))
-    _cbc(root, "DocumentCurrencyCode", currency)
+    _cbc(root, "DocumentCurrencyCode", settlement.currency)
 
+
+def _references(
+    root: etree._Element,
+    settlement: _Settlement,
+    catalogue: Catalogue,
+    municipality: Municipality,
+    vendor: Vendor,
+) -> None:
+    """Buyer and order references, the invoice period, corrected invoices, the digest."""
     buyer_reference = _clean(municipality.buyer_reference)
     order_reference = _order_reference(settlement, catalogue)
     if buyer_reference is None and order_reference is None:
@@ -515,17 +548,6 @@ def _build_document(
         digest_reference = _cac(root, "AdditionalDocumentReference")
         _cbc(digest_reference, "ID", settlement.digest)
         _cbc(digest_reference, "DocumentDescription", "Oppgjørets sjekksum i hovedboken")
-
-    _supplier_party(_cac(root, "AccountingSupplierParty"), vendor)
-    _customer_party(_cac(root, "AccountingCustomerParty"), municipality)
-    if not credit:
-        _payment_means(root, document_id, payee_account)
-    _payment_terms(root, credit)
-    _tax_total(root, tax_subtotals, sign, currency)
-    _monetary_total(root, settlement, sign, currency)
-    for number, line in enumerate(settlement.lines, 1):
-        _document_line(root, number, line, catalogue, vendor, sign, currency, credit)
-    return root
 
 
 def _period_element(parent: etree._Element, first_period: str, last_period: str) -> None:

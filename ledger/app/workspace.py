@@ -20,7 +20,6 @@ from ledger.store.migrate import migrate
 from streams.runner import StreamTarget
 from streams.topics import delete_topics, ensure_topics
 
-raw_topic_partitions = 4
 learner_key_bytes = 32
 
 
@@ -119,7 +118,7 @@ async def provision_workspace(endpoints: Endpoints, name: str) -> tuple[str, Top
     """The workspace's database and topics, created when missing: (database URL, topics)."""
     database_url = await ensure_workspace_database(endpoints.database_url, name)
     topics = topic_names(name)
-    await ensure_topics(endpoints.kafka_bootstrap, topics, partitions=raw_topic_partitions)
+    await ensure_topics(endpoints.kafka_bootstrap, topics)
     return database_url, topics
 
 
