@@ -90,21 +90,41 @@ async def ensure_topics(
         return await wait_for_topics(admin, topics.names)
 
 
-async def enforce_topic_configs(
-    admin: AIOKafkaAdminClient, topic: str, wanted: dict[str, str]
-) -> None:
-    resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-    described = await admin.describe_configs([resource])
+async def topic_configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    """The topic's configuration as the broker describes it now."""
+    described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     current: dict[str, str] = {}
     for response in described:
         for resource_entry in response.resources:
             for config in resource_entry[4]:
                 current[config[0]] = config[1]
-    if all(current.get(key) == value for key, value in wanted.items()):
+    return current
+
+
+def _differing(current: dict[str, str], wanted: dict[str, str]) -> dict[str, str | None]:
+    return {key: current.get(key) for key, value in wanted.items() if current.get(key) != value}
+
+
+async def enforce_topic_configs(
+    admin: AIOKafkaAdminClient, topic: str, wanted: dict[str, str]
+) -> None:
+    """Set `wanted` on an existing topic and return once the broker describes it in force."""
+    differing = _differing(await topic_configs(admin, topic), wanted)
+    if not differing:
         return
-    log.warning("topic %s had %s; setting %s", topic, current, wanted)
+    log.warning("topic %s had %s; setting %s", topic, differing, wanted)
     # AlterConfigs replaces every override of the topic: send all we want.
     await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, dict(wanted))])
+    # The broker applies it through its metadata log, a moment later: until then a reader
+    # (or a caller that trusts the retention) would still see the old value. Bounded wait.
+    deadline = time.monotonic() + topic_ready_timeout_s
+    while differing := _differing(await topic_configs(admin, topic), wanted):
+        if time.monotonic() >= deadline:
+            raise TopicError(
+                f"topic {topic} still has {differing} {topic_ready_timeout_s} s after setting"
+                f" {wanted}"
+            )
+        await asyncio.sleep(topic_poll_interval_s)
 
 
 async def wait_for_topics(admin: AIOKafkaAdminClient, names: tuple[str, ...]) -> dict[str, int]:
