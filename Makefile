@@ -2,6 +2,7 @@
 #   make setup   virtualenv + the project (editable) with its dev tools; reruns when pyproject changes
 #   make test    services up (Kafka + PostgreSQL, installed on first use), then the whole test suite
 #   make lint    ruff check, ruff format --check, mypy --strict
+#   make fuzz-api  schemathesis against the HTTP API, longer than the bounded run in make test
 #   make demo / make bench / make up / make status / make down / make clean
 
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TYPED_PACKAGES := ledger streams schemas billing infra
 
-.PHONY: setup test lint demo bench up status down clean
+.PHONY: setup test lint demo bench fuzz-api up status down clean
 
 setup: $(INSTALLED)
 
@@ -34,6 +35,11 @@ lint: setup
 
 demo: setup
 	@if [ -f scripts/demo.sh ]; then bash scripts/demo.sh; else echo "demo not yet written"; fi
+
+# Schemathesis against a running `ledger serve`, one run per party's token, many more examples.
+fuzz-api: setup
+	$(BIN)/ledger infra up
+	LEDGER_FUZZ_EXAMPLES=$${LEDGER_FUZZ_EXAMPLES:-300} $(BIN)/pytest -q tests/http/test_schemathesis.py
 
 bench: setup
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else echo "bench not yet written"; fi

@@ -20,6 +20,7 @@ from faust.types import TP, EventT
 
 from ledger.domain.invariants import invariant
 from ledger.domain.processing import RawMessage
+from ledger.domain.submitters import submitter_from_headers
 from streams.handler import BatchHandler, OnBatch, Progress, Rejections, rejected_record
 from streams.writer import LedgerWriter, batch_events_max
 
@@ -31,6 +32,8 @@ broker_heartbeat_interval_s = 1.0
 
 
 def raw_message(event: EventT[bytes]) -> RawMessage:
+    """The message as the broker delivered it; its headers as faust passes them on from
+    aiokafka (a sequence of (name, value) pairs; a mapping is read too)."""
     message = event.message
     value = message.value
     invariant(isinstance(value, bytes), "the raw topic's values are read as raw bytes")
@@ -39,6 +42,7 @@ def raw_message(event: EventT[bytes]) -> RawMessage:
         offset=message.offset,
         timestamp_ms=round(message.timestamp * 1000),
         value=cast(bytes, value),
+        submitter=submitter_from_headers(message.headers),
     )
 
 

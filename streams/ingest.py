@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import fastavro
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from ledger.domain.events import EVENT_FIELDS, event_json_bytes_max
-from schemas.codec import encode
+from ledger.domain.invariants import invariant
+from ledger.domain.submitters import SUBMITTER_HEADER, Submitter
+from schemas.codec import UnencodableRecord, encode
 from streams.producer import in_flight_sends_max, raw_log_producer
 
 # The UsageEvent schema's fields (the domain's list) and their Avro types.
@@ -26,7 +30,17 @@ USAGE_EVENT_FIELDS: dict[str, type] = {
 }
 # An unreadable line is kept for the vendor up to the size an event may have (bounded).
 line_bytes_max = event_json_bytes_max
+# One API request's events (CONTRACT 7: at most 10,000) are sent as one batch.
+send_batch_submissions_max = 10_000
+invariant(
+    send_batch_submissions_max <= in_flight_sends_max,
+    "a batch must fit the producer's in-flight bound",
+)
 AVRO_MAGIC = b"Obj\x01"
+_unencodable_problem = (
+    "schema_violation: a field does not fit the usage event schema "
+    "(a quantity beyond 64 bits, or text that is not valid Unicode)"
+)
 
 
 class IngestFileError(Exception):
@@ -37,13 +51,29 @@ class IngestFileError(Exception):
 class Submission:
     key: bytes
     value: bytes
+    # Kafka headers sent with the message, e.g. the submitter (ledger.domain.submitters).
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def with_submitter(self, submitter: Submitter) -> Submission:
+        """This submission marked as sent by `submitter` (replacing any earlier mark)."""
+        kept = tuple((name, value) for name, value in self.headers if name != SUBMITTER_HEADER)
+        return replace(self, headers=(*kept, submitter.header()))
+
+
+def _unicode_text(value: object) -> str | None:
+    """A string that UTF-8 can encode (JSON's \\ud800 escapes give lone surrogates), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _raw_submission(body: bytes, problem: str, record: Mapping[str, object] | None) -> Submission:
-    vendor = record.get("vendor") if record else None
-    event_id = record.get("event_id") if record else None
-    vendor = vendor if isinstance(vendor, str) else None
-    event_id = event_id if isinstance(event_id, str) else None
+    vendor = _unicode_text(record.get("vendor")) if record else None
+    event_id = _unicode_text(record.get("event_id")) if record else None
     key = (
         f"{vendor}/{event_id}".encode()
         if vendor is not None and event_id is not None
@@ -54,6 +84,33 @@ def _raw_submission(body: bytes, problem: str, record: Mapping[str, object] | No
         {"vendor": vendor, "event_id": event_id, "body": body[:line_bytes_max], "problem": problem},
     )
     return Submission(key, value)
+
+
+def usage_event_record(record: object) -> dict[str, object] | None:
+    """The UsageEvent record of `record` when it has every field with its Avro type, else None.
+
+    This record is exactly what the stream decodes from the message (Avro strings and longs
+    round-trip unchanged), so a sender may screen it without decoding its own bytes.
+    """
+    if not isinstance(record, dict):
+        return None
+    for name, expected in USAGE_EVENT_FIELDS.items():
+        value = record.get(name)
+        if value is None:
+            return None
+        wrong_int = expected is int and (isinstance(value, bool) or not isinstance(value, int))
+        if wrong_int or not isinstance(value, expected):
+            return None
+    return {name: record[name] for name in USAGE_EVENT_FIELDS}
+
+
+def event_submission(event: Mapping[str, object]) -> Submission | None:
+    """The message of a `usage_event_record`; None when Avro cannot hold it."""
+    try:
+        key = f"{event['vendor']}/{event['event_id']}".encode()
+        return Submission(key, encode("no.ledger.UsageEvent", event))
+    except (UnencodableRecord, UnicodeEncodeError):
+        return None
 
 
 def submission_for_record(record: object, body: bytes) -> Submission:
@@ -68,9 +125,12 @@ def submission_for_record(record: object, body: bytes) -> Submission:
         if wrong_int or not isinstance(value, expected):
             kind = "an integer" if expected is int else "a string"
             return _raw_submission(body, f"schema_violation: field {name} must be {kind}", record)
-    event = {name: record[name] for name in USAGE_EVENT_FIELDS}
-    key = f"{event['vendor']}/{event['event_id']}".encode()
-    return Submission(key, encode("no.ledger.UsageEvent", event))
+    submission = event_submission({name: record[name] for name in USAGE_EVENT_FIELDS})
+    if submission is None:
+        # A quantity beyond 64 bits or text that is not Unicode: still kept, for the vendor
+        # to read why (the body says which field; the problem never echoes a value).
+        return _raw_submission(body, _unencodable_problem, record)
+    return submission
 
 
 def submissions_from_json_lines(path: Path) -> Iterator[Submission]:
@@ -121,7 +181,11 @@ async def send_submissions(
     try:
         pending: list[asyncio.Future[object]] = []
         for submission in submissions:
-            pending.append(await producer.send(topic, submission.value, key=submission.key))
+            pending.append(
+                await producer.send(
+                    topic, submission.value, key=submission.key, headers=list(submission.headers)
+                )
+            )
             if len(pending) >= in_flight_sends_max:
                 sent += await _settle(pending, progress)
                 pending = []
@@ -138,3 +202,46 @@ async def _settle(
     if progress is not None:
         progress(len(pending))
     return len(pending)
+
+
+create_time = 0  # Kafka's timestamp type of a message that keeps the producer's timestamp
+
+
+async def send_batch(
+    producer: AIOKafkaProducer,
+    topic: str,
+    submissions: Sequence[Submission],
+    timestamp_ms: int,
+) -> list[tuple[int, int]]:
+    """Send one batch; (partition, offset) of each submission, in order, once all are acked.
+
+    Every message carries the same explicit `timestamp_ms`, the time the worker will see as
+    its received time: the caller screens with exactly that (`received_at_of`). A topic
+    whose broker overrides timestamps (LogAppendTime) would break that promise, so the
+    acknowledged timestamp type is checked. (Not the acknowledged timestamp itself:
+    aiokafka 0.14 reports the first message's CreateTime for every message of a producer
+    batch, which may hold messages of another request.) `producer` is `raw_log_producer`'s.
+    """
+    invariant(
+        len(submissions) <= send_batch_submissions_max,
+        f"a batch has at most {send_batch_submissions_max} submissions",
+    )
+    invariant(timestamp_ms >= 0, "a Kafka timestamp is not negative")
+    pending = [
+        await producer.send(
+            topic,
+            submission.value,
+            key=submission.key,
+            headers=list(submission.headers),
+            timestamp_ms=timestamp_ms,
+        )
+        for submission in submissions
+    ]
+    acknowledged: list[RecordMetadata] = list(await asyncio.gather(*pending))
+    for metadata in acknowledged:
+        invariant(
+            metadata.topic == topic and metadata.timestamp_type == create_time,
+            f"{topic}: the broker overrides message timestamps (LogAppendTime); the raw"
+            " topic must keep the producer's CreateTime",
+        )
+    return [(metadata.partition, metadata.offset) for metadata in acknowledged]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from ledger.domain.submitters import OPERATOR
 from schemas.codec import encode
 from streams.producer import raw_log_producer
 
@@ -18,7 +19,11 @@ async def _to_every_partition(bootstrap: str, topic: str, value: bytes) -> int:
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(topic))
-        futures = [await producer.send(topic, value, partition=p) for p in partitions]
+        # Marked as the operator's, like `ledger ingest`: provenance kept in the log.
+        headers = [OPERATOR.header()]
+        futures = [
+            await producer.send(topic, value, partition=p, headers=headers) for p in partitions
+        ]
         for future in futures:
             await future
     finally:

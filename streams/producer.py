@@ -12,10 +12,11 @@ linger_ms = 20
 in_flight_sends_max = 20_000
 
 
-def raw_log_producer(bootstrap: str) -> AIOKafkaProducer:
+def raw_log_producer(bootstrap: str, *, request_timeout_ms: int = 40_000) -> AIOKafkaProducer:
     """acks=all + idempotence: a retried send never duplicates or reorders a message."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        request_timeout_ms=request_timeout_ms,
         enable_idempotence=True,
         acks="all",
         linger_ms=linger_ms,

@@ -30,7 +30,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         {"ledger.domain", "ledger.store", "billing", "streams", "schemas", "infra", "ledger.demo"}
     ),
     # Entry points reach the ledger through use cases only; the CLI also runs the services.
-    "ledger.cli": frozenset({"ledger.app", "ledger.domain", "infra"}),
+    "ledger.cli": frozenset({"ledger.app", "ledger.domain", "ledger.http", "infra"}),
     "ledger.http": frozenset({"ledger.app", "ledger.domain"}),
     "ledger": frozenset({"ledger.cli"}),  # ledger/__init__.py and ledger/__main__.py
 }

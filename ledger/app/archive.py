@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledger.app.workspace import Workspace
 from ledger.domain.invariants import InvariantViolation, invariant
 from ledger.domain.processing import RawMessage
+from ledger.domain.submitters import submitter_from_headers
 from ledger.store.closings import closed_periods
 from ledger.store.engine import create_ledger_engine
 from ledger.store.entries import entries_between, entry_column_types, source_offsets
@@ -40,6 +41,27 @@ RAW_RECORD_SCHEMA: dict[str, Any] = {
         {"name": "timestamp_ms", "type": "long"},
         {"name": "key", "type": ["null", "bytes"], "default": None},
         {"name": "value", "type": "bytes"},
+        # The message's Kafka headers as delivered ([] for none), so a replay from archives
+        # sees the same submitter (ledger.domain.submitters) as the worker did. Null in
+        # archives written before headers were kept: those messages had no submitter.
+        {
+            "name": "headers",
+            "type": [
+                "null",
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "ArchivedHeader",
+                        "fields": [
+                            {"name": "key", "type": "string"},
+                            {"name": "value", "type": ["null", "bytes"]},
+                        ],
+                    },
+                },
+            ],
+            "default": None,
+        },
     ],
 }
 
@@ -145,10 +167,25 @@ async def _read_range(
                     "timestamp_ms": message.timestamp,
                     "key": message.key,
                     "value": message.value,
+                    "headers": [{"key": key, "value": value} for key, value in message.headers],
                 }
             )
             expected += 1
     return records
+
+
+def _archived_message(record: dict[str, Any]) -> RawMessage:
+    """A raw message as the worker saw it, from its archived record (old or new schema)."""
+    headers = record["headers"]
+    return RawMessage(
+        int(record["partition"]),
+        int(record["offset"]),
+        int(record["timestamp_ms"]),
+        bytes(record["value"]),
+        submitter=submitter_from_headers(
+            None if headers is None else [(h["key"], h["value"]) for h in headers]
+        ),
+    )
 
 
 async def write_entry_archive(
@@ -196,25 +233,21 @@ def read_archived_messages(root: Path, topic: str) -> Iterator[tuple[int, list[R
     """Raw messages of every period archived under `root`, in period then offset order."""
     if not root.is_dir():
         raise ArchiveError(f"{root}: no such archive directory")
+    # Read through the newest schema: Avro resolution fills fields older archives lack.
+    reader_schema = fastavro.parse_schema(RAW_RECORD_SCHEMA)
     for period_dir in sorted(p for p in root.iterdir() if (p / "manifest.json").exists()):
         for path in sorted(period_dir.glob("raw-p*.avro")):
             with path.open("rb") as file:
                 batch: list[RawMessage] = []
                 partition = -1
-                for record in fastavro.reader(file):
+                for record in fastavro.reader(file, reader_schema=reader_schema):
                     if not isinstance(record, dict):
                         raise InvariantViolation(f"{path}: an Avro record read as {record!r}")
                     if record["topic"] != topic:
                         raise ArchiveError(f"{path}: archived from topic {record['topic']}")
-                    partition = int(record["partition"])
-                    batch.append(
-                        RawMessage(
-                            partition,
-                            int(record["offset"]),
-                            int(record["timestamp_ms"]),
-                            bytes(record["value"]),
-                        )
-                    )
+                    message = _archived_message(record)
+                    partition = message.partition
+                    batch.append(message)
                     if len(batch) >= archive_read_batch_max:
                         yield partition, batch
                         batch = []

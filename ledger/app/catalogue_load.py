@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.app.workspace import Workspace
@@ -24,6 +25,7 @@ from ledger.store.catalogues import latest_catalogue, record_loaded_catalogue
 from ledger.store.engine import create_ledger_engine
 from ledger.store.locks import lock_catalogue_loads
 from streams.markers import publish_catalogue_marker
+from streams.sender import BrokerUnavailable
 
 
 class CatalogueFileError(Exception):
@@ -63,7 +65,34 @@ def read_catalogue_file(path: Path) -> Catalogue:
 async def load_catalogue(
     engine: AsyncEngine, bootstrap: str, raw_topic: str, path: Path
 ) -> LoadResult:
-    catalogue = read_catalogue_file(path)
+    return await record_catalogue(engine, bootstrap, raw_topic, read_catalogue_file(path))
+
+
+async def load_catalogue_content(
+    engine: AsyncEngine, bootstrap: str, raw_topic: str, content: bytes
+) -> LoadResult:
+    """`PUT /v1/catalogue`: the same checks as a file; `CatalogueRejected` lists every problem."""
+    if len(content) > catalogue_bytes_max:
+        raise CatalogueRejected(
+            [f"the catalogue is {len(content)} bytes; it may be at most {catalogue_bytes_max}"]
+        )
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CatalogueRejected([f"the catalogue is not UTF-8 text ({error.reason})"]) from error
+    catalogue = load_catalogue_text(text)
+    try:
+        return await record_catalogue(engine, bootstrap, raw_topic, catalogue)
+    except (KafkaError, OSError, TimeoutError) as error:
+        # The marker was not published, so the version's transaction rolled back: nothing
+        # of this catalogue is recorded, and the same request may simply be sent again.
+        raise BrokerUnavailable(f"the broker did not take the catalogue marker: {error}") from error
+
+
+async def record_catalogue(
+    engine: AsyncEngine, bootstrap: str, raw_topic: str, catalogue: Catalogue
+) -> LoadResult:
+    """Record a checked catalogue as the next version (a no-op when unchanged)."""
     document = canonical_catalogue_json(catalogue)
     sha256 = catalogue_sha256(catalogue)
     counts = (len(catalogue.municipalities), len(catalogue.vendors), len(catalogue.licences))

@@ -13,6 +13,8 @@ from billing.export.ehf_validation import EhfValidator
 from billing.export.json_export import render_json, settlement_file_name
 from infra.peppol import ensure_peppol_artefacts
 from ledger.app.workspace import Workspace
+from ledger.domain.catalogue import Catalogue
+from ledger.domain.invariants import InvariantViolation, invariant
 from ledger.store.catalogues import catalogue_version
 from ledger.store.closings import period_catalogue_version
 from ledger.store.engine import create_ledger_engine
@@ -36,6 +38,28 @@ def _write_atomically(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
+def file_suffix(format_: str) -> str:
+    return "xml" if format_ == "ehf" else format_
+
+
+def render_settlement(
+    document: Mapping[str, object], catalogue: Catalogue | None, format_: str
+) -> bytes | None:
+    """One settlement in `format_` (json, csv or ehf); None: no lines, so no e-invoice.
+
+    EHF needs the catalogue the period was priced with (the parties' names and
+    references). Its output is not checked here: pass it to `refuse_invalid_ehf`.
+    """
+    if format_ == "json":
+        return render_json(document)
+    if format_ == "csv":
+        return render_csv(document)
+    invariant(format_ == "ehf", f"unknown settlement format {format_!r}")
+    if catalogue is None:
+        raise InvariantViolation("an EHF document needs its period's catalogue")
+    return render_ehf(document, catalogue)
+
+
 async def export_period(ws: Workspace, period: str, format_: str, out: Path) -> list[Path]:
     engine = create_ledger_engine(ws.database_url)
     try:
@@ -49,15 +73,10 @@ async def export_period(ws: Workspace, period: str, format_: str, out: Path) -> 
         await engine.dispose()
     files: dict[str, bytes] = {}
     for document in documents:
-        if format_ == "json":
-            content: bytes | None = render_json(document)
-        elif format_ == "csv":
-            content = render_csv(document)
-        else:
-            content = render_ehf(document, catalogue)
+        content = render_settlement(document, catalogue, format_)
         if content is None:  # no lines (only unlicensed use): nothing to invoice
             continue
-        files[settlement_file_name(document, "xml" if format_ == "ehf" else format_)] = content
+        files[settlement_file_name(document, file_suffix(format_))] = content
     if format_ == "ehf":
         refuse_invalid_ehf(files)  # all checked before any is written: no half-sent period
     out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ledger.app.workspace import Workspace, stream_target
+from ledger.domain.submitters import OPERATOR
 from streams.handler import Progress
 from streams.ingest import IngestFileError, read_submissions, send_submissions
 from streams.runner import ProcessingTimeout, process_until_idle, run_worker
@@ -24,9 +25,14 @@ __all__ = [
 async def ingest_file(
     ws: Workspace, path: Path, *, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Send a file's events (JSON Lines or Avro) to the raw log as a producer would."""
+    """Send a file's events (JSON Lines or Avro) to the raw log as a producer would.
+
+    Marked as the operator's: whoever runs `ledger ingest` may send any vendor's events
+    (a vendor's own token goes through the API, which marks them as that vendor's).
+    """
+    submissions = (submission.with_submitter(OPERATOR) for submission in read_submissions(path))
     return await send_submissions(
-        ws.endpoints.kafka_bootstrap, ws.topics.raw, read_submissions(path), progress=progress
+        ws.endpoints.kafka_bootstrap, ws.topics.raw, submissions, progress=progress
     )
 
 

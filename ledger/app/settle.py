@@ -21,9 +21,23 @@ from ledger.store.closings import ClosingPoint, closed_periods, record_closing
 from ledger.store.settlements import issued_lines, record_settlement
 from ledger.store.usage import Heads, late_licences, measure_period
 
+# Why a settle was refused, for callers that answer machines (the HTTP API).
+INVALID_PERIOD = "invalid_period"
+PERIOD_NOT_ENDED = "period_not_ended"
+PERIOD_ALREADY_SETTLED = "period_already_settled"
+LATER_PERIOD_SETTLED = "later_period_settled"
+EARLIER_PERIOD_OPEN = "earlier_period_open"
+NO_CATALOGUE = "no_catalogue"
+CLOSE_NOT_PROCESSED = "close_not_processed"
+LEDGER_BEHIND = "ledger_behind"
+
 
 class SettleRefused(Exception):
-    """The period cannot be settled now; the message says why (exit 2)."""
+    """The period cannot be settled now; the message says why (exit 2), `code` names it."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def close_id_for(period: str) -> str:

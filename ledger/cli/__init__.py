@@ -12,8 +12,10 @@ from ledger.cli import (
     audit_commands,  # verify, trace, replay, archive
     ehf_commands,  # validate-ehf
     infra_commands,  # infra up|down|status
+    serve_command,  # serve
     settle_commands,  # settle, usage, export
     stream_commands,  # catalogue load, ingest, process, worker
+    token_commands,  # tokens create|list|revoke
 )
 from ledger.cli.app import BadInput, app
 
@@ -23,8 +25,10 @@ __all__ = [
     "ehf_commands",
     "infra_commands",
     "main",
+    "serve_command",
     "settle_commands",
     "stream_commands",
+    "token_commands",
 ]
 
 

@@ -1,10 +1,12 @@
 """Usage events: the shape vendors send, validation with reason codes, learner hash, digest.
 
 Pure functions only. The stream calls `event_from_record` on every decoded message, then
-`check_event` against the catalogue in effect, in CONTRACT section 3 order:
-malformed → schema_violation → unknown_vendor → unknown_product → unknown_school →
-invalid_quantity → occurred_in_future. `conflicting_duplicate` needs the ledger and is
-decided by the stream; it is listed here so that every code has one home.
+`check_submitter` against the party that sent it, then `check_event` against the
+catalogue in effect, in CONTRACT section 3 order: malformed → schema_violation →
+vendor_mismatch → unknown_vendor → unknown_product → unknown_school → invalid_quantity →
+occurred_in_future (`ledger.domain.processing.screen_record` is that sequence).
+`conflicting_duplicate` needs the ledger and is decided by the stream; it is listed here
+so that every code has one home.
 
 Privacy: the raw `learner` string is needed only to compute its keyed hash. It is never
 echoed in a rejection detail (CONTRACT 3: it never reaches the database).
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from ledger.domain.catalogue import Role
 from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.submitters import Submitter
 
 if TYPE_CHECKING:
     from ledger.domain.catalogue import Catalogue
@@ -59,6 +62,7 @@ EVENT_FIELDS: Final = (*STRING_FIELDS[:8], "quantity", *STRING_FIELDS[8:])
 ReasonCode = Literal[
     "malformed",
     "schema_violation",
+    "vendor_mismatch",
     "unknown_vendor",
     "unknown_product",
     "unknown_school",
@@ -68,6 +72,7 @@ ReasonCode = Literal[
 ]
 MALFORMED: Final = "malformed"
 SCHEMA_VIOLATION: Final = "schema_violation"
+VENDOR_MISMATCH: Final = "vendor_mismatch"
 UNKNOWN_VENDOR: Final = "unknown_vendor"
 UNKNOWN_PRODUCT: Final = "unknown_product"
 UNKNOWN_SCHOOL: Final = "unknown_school"
@@ -82,6 +87,8 @@ REASON_EXPLANATIONS: Final[Mapping[ReasonCode, str]] = {
     SCHEMA_VIOLATION: "A field is missing, has the wrong type or an invalid value: check the "
     "event against the usage event schema (all fields required, quantity a whole number, "
     "role pupil or teacher, occurred_at an RFC 3339 time with an offset).",
+    VENDOR_MISMATCH: "The event names another vendor than the one whose token submitted it: "
+    "send each vendor's events with that vendor's own token.",
     UNKNOWN_VENDOR: "The vendor organisation number is not in the catalogue: use the number "
     "the municipalities registered for you.",
     UNKNOWN_PRODUCT: "The product is not one of this vendor's products in the catalogue: use "
@@ -235,6 +242,25 @@ def event_from_record(record: Mapping[str, object]) -> UsageEvent | Rejection:
         quantity=_as_int(record["quantity"]),
         unit=_as_str(record["unit"]),
         occurred_at=occurred_at,
+    )
+
+
+def check_submitter(event: UsageEvent, submitter: Submitter | None) -> Rejection | None:
+    """`vendor_mismatch` when a vendor's token sent an event that names another vendor.
+
+    The operator (`ledger ingest`) and unmarked messages (old logs, other producers) may
+    name any vendor, as before submitters were recorded.
+    """
+    if submitter is None or submitter.vendor is None or event.vendor == submitter.vendor:
+        return None
+    learner = event.learner
+    return Rejection(
+        VENDOR_MISMATCH,
+        _detail(
+            f"the event names vendor {_quote(event.vendor, learner)}, but it was submitted "
+            f"with a token of vendor {_quote(submitter.vendor, learner)}",
+            learner,
+        ),
     )
 
 
@@ -433,7 +459,8 @@ _characters_max: Final = {
     "learner": learner_characters_max,
     "occurred_at": occurred_at_characters_max,
 }
-_control_character: Final = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and lone surrogates (valid in JSON escapes, not in UTF-8 or PostgreSQL).
+_unusable_character: Final = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _string_problem(name: str, value: object) -> str | None:
@@ -444,9 +471,23 @@ def _string_problem(name: str, value: object) -> str | None:
         return f"{name} must not be empty"
     if len(value) > limit:
         return f"{name} has {len(value)} characters; at most {limit} allowed"
-    if _control_character.search(value) is not None:
+    unusable = _unusable_character.search(value)
+    if unusable is not None:
+        if unusable.group() >= "\ud800":
+            return f"{name} must be valid Unicode text (no lone surrogates)"
         return f"{name} must not contain control characters"
     return None
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether PostgreSQL can store `text`: UTF-8 has no lone surrogates, text no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _quantity_problem(value: object) -> str | None:

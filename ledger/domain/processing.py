@@ -24,14 +24,17 @@ from ledger.domain.events import (
     Rejection,
     UsageEvent,
     check_event,
+    check_submitter,
     content_digest,
     detail_characters_max,
     event_from_json,
     event_from_record,
+    is_storable_text,
     learner_hash,
 )
 from ledger.domain.invariants import InvariantViolation, invariant
 from ledger.domain.periods import period_of
+from ledger.domain.submitters import Submitter
 from schemas.codec import (
     CATALOGUE_MARKER,
     CLOSE_MARKER,
@@ -58,6 +61,11 @@ DECODE_FAILURE_REASONS: Mapping[DecodeFailure, ReasonCode] = {
 }
 
 
+def received_at_of(timestamp_ms: int) -> datetime:
+    """The received time of a message with this Kafka timestamp (what the API screens with)."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+
+
 @dataclass(frozen=True)
 class RawMessage:
     """One message of the raw log, as the broker delivered it."""
@@ -66,10 +74,12 @@ class RawMessage:
     offset: int
     timestamp_ms: int
     value: bytes
+    # From the `ledger-submitter` header (ledger.domain.submitters); None: not marked.
+    submitter: Submitter | None = None
 
     @property
     def received_at(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+        return received_at_of(self.timestamp_ms)
 
 
 @dataclass(frozen=True)
@@ -83,11 +93,15 @@ class Decoded:
 
     @property
     def event_key(self) -> tuple[str, str] | None:
+        """The key to look up in the ledger; None for text no ledger row can hold (such an
+        event is rejected anyway, and the lookup itself would fail in PostgreSQL)."""
         vendor, event_id = self.record.get("vendor"), self.record.get("event_id")
         if (
             self.schema_name == USAGE_EVENT
             and isinstance(vendor, str)
             and isinstance(event_id, str)
+            and is_storable_text(vendor)
+            and is_storable_text(event_id)
         ):
             return vendor, event_id
         return None
@@ -99,6 +113,77 @@ def decode_message(message: RawMessage) -> Decoded:
     except UndecodableMessage as error:
         return Decoded(message, None, {}, error)
     return Decoded(message, name, record)
+
+
+# ---------------------------------------------------------------------------------------
+# Screening: the per-event check, without ledger state
+
+
+@dataclass(frozen=True)
+class _Screened:
+    """A screening's verdict, with the event when the record was one (its entry keeps it)."""
+
+    event: UsageEvent | None
+    rejection: Rejection | None
+
+
+def screen_record(
+    schema_name: str,
+    record: Mapping[str, object],
+    catalogue: Catalogue | None,
+    received_at: datetime,
+    submitter: Submitter | None,
+) -> UsageEvent | Rejection:
+    """THE per-event check: the event a decoded submission holds, or why it is refused.
+
+    Everything that does not need the ledger, in CONTRACT order: malformed,
+    schema_violation, vendor_mismatch, unknown_vendor, unknown_product, unknown_school,
+    invalid_quantity, occurred_in_future. The stream worker decides every submission
+    with it (then duplicates and attribution, which need the ledger), and the HTTP API
+    answers with it at once: given the same record, catalogue, received time and
+    submitter, the two cannot disagree. Markers are not submissions (the worker handles
+    them before screening); any schema but the two event schemas is a schema_violation.
+    """
+    screened = _screen(schema_name, record, catalogue, received_at, submitter)
+    if screened.rejection is not None:
+        return screened.rejection
+    if screened.event is None:
+        raise InvariantViolation("a screening without a rejection has an event")
+    return screened.event
+
+
+def _screen(
+    schema_name: str,
+    record: Mapping[str, object],
+    catalogue: Catalogue | None,
+    received_at: datetime,
+    submitter: Submitter | None,
+) -> _Screened:
+    if schema_name == RAW_SUBMISSION:
+        return _Screened(None, _raw_submission_rejection(record))
+    if schema_name != USAGE_EVENT:
+        return _Screened(
+            None, Rejection(SCHEMA_VIOLATION, f"unexpected message type {schema_name}")
+        )
+    parsed = event_from_record(record)
+    if isinstance(parsed, Rejection):
+        return _Screened(None, parsed)
+    rejection = check_submitter(parsed, submitter) or check_event(parsed, catalogue, received_at)
+    return _Screened(parsed, rejection)
+
+
+def _raw_submission_rejection(record: Mapping[str, object]) -> Rejection:
+    """A line the producer could not encode: the domain decides why, from the body alone."""
+    body = record.get("body")
+    parsed = event_from_json(body) if isinstance(body, bytes) else None
+    if isinstance(parsed, Rejection):
+        return parsed
+    problem = _text(record, "problem") or "the event could not be encoded"
+    return Rejection(SCHEMA_VIOLATION, problem)
+
+
+def _decode_rejection(error: UndecodableMessage) -> Rejection:
+    return Rejection(DECODE_FAILURE_REASONS[error.kind], error.detail)
 
 
 @dataclass(frozen=True)
@@ -125,13 +210,16 @@ class Outcome:
 
 
 def _clip(text: str) -> str:
-    one_line = " ".join(text.split())
+    storable = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    one_line = " ".join(storable.split())
     return one_line[:detail_characters_max]
 
 
 def _text(record: Mapping[str, object], key: str) -> str | None:
+    """A field of a refused record worth keeping: only text the database can store (a NUL
+    or a lone surrogate would make the whole batch's INSERT fail and stall the partition)."""
     value = record.get(key)
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and is_storable_text(value) else None
 
 
 def _blank(message: RawMessage, source_topic: str, state: PartitionState) -> EntryDraft:
@@ -240,19 +328,10 @@ class PartitionDecider:
     def decide(self, decoded: Decoded) -> Outcome:
         message = decoded.message
         base = _blank(message, self._topic, self._state)
-        if decoded.error is not None:
-            error = decoded.error
-            return Outcome(
-                _rejected(base, Rejection(DECODE_FAILURE_REASONS[error.kind], error.detail))
-            )
         name, record = decoded.schema_name, decoded.record
-        if name == USAGE_EVENT:
-            return Outcome(self._decide_event(base, record, message.received_at))
-        if name == RAW_SUBMISSION:
-            return Outcome(self._decide_raw_submission(base, record))
-        if name == CATALOGUE_MARKER:
+        if decoded.error is None and name == CATALOGUE_MARKER:
             return self._decide_catalogue(base, record)
-        if name == CLOSE_MARKER:
+        if decoded.error is None and name == CLOSE_MARKER:
             return Outcome(
                 replace(
                     base,
@@ -261,19 +340,46 @@ class PartitionDecider:
                     period=str(record["period"]),
                 )
             )
-        return Outcome(
-            _rejected(base, Rejection("schema_violation", f"unexpected message type {name}"))
-        )
+        return Outcome(self._decide_submission(base, decoded))
 
-    def _decide_raw_submission(self, base: EntryDraft, record: Mapping[str, object]) -> EntryDraft:
-        """A line the producer could not encode: the domain decides why, from the body alone."""
-        with_ids = replace(base, vendor=_text(record, "vendor"), event_id=_text(record, "event_id"))
-        body = record.get("body")
-        parsed = event_from_json(body) if isinstance(body, bytes) else None
-        if isinstance(parsed, Rejection):
-            return _rejected(with_ids, parsed)
-        problem = _text(record, "problem") or "the event could not be encoded"
-        return _rejected(with_ids, Rejection("schema_violation", problem))
+    def _decide_submission(self, base: EntryDraft, decoded: Decoded) -> EntryDraft:
+        """Anything but a marker: screened (`screen_record`), then duplicates, attribution."""
+        submitter = decoded.message.submitter
+        name = decoded.schema_name
+        if decoded.error is not None:
+            screened = _Screened(None, _decode_rejection(decoded.error))
+        elif name is None:
+            raise InvariantViolation("a decoded message has a schema name")
+        else:
+            catalogue = self._state.catalogue.catalogue if self._state.catalogue else None
+            screened = _screen(
+                name, decoded.record, catalogue, decoded.message.received_at, submitter
+            )
+        if screened.rejection is not None:
+            draft = self._rejected_fields(base, decoded, screened.event)
+            if submitter is not None and submitter.vendor is not None:
+                # A vendor's rejections are its own: listed for the vendor that sent them,
+                # never for a vendor the message names (vendor_mismatch and broken events).
+                draft = replace(draft, vendor=submitter.vendor)
+            return _rejected(draft, screened.rejection)
+        if screened.event is None:
+            raise InvariantViolation("a screening without a rejection has an event")
+        return self._decide_event(base, screened.event)
+
+    def _rejected_fields(
+        self, base: EntryDraft, decoded: Decoded, event: UsageEvent | None
+    ) -> EntryDraft:
+        """What a rejected submission's entry keeps: the event, or what can be read of it."""
+        if event is not None:
+            return _event_fields(base, event, learner_hash(self._key, event.learner))
+        if decoded.error is not None:
+            return base
+        if decoded.schema_name == USAGE_EVENT:
+            return _partial_fields(base, decoded.record, self._key)
+        if decoded.schema_name == RAW_SUBMISSION:
+            record = decoded.record
+            return replace(base, vendor=_text(record, "vendor"), event_id=_text(record, "event_id"))
+        return base
 
     def _decide_catalogue(self, base: EntryDraft, record: Mapping[str, object]) -> Outcome:
         version = record["version"]
@@ -298,19 +404,11 @@ class PartitionDecider:
         draft = replace(base, kind=KIND_CATALOGUE, catalogue_version=version, reference=sha256)
         return Outcome(draft, new_catalogue=new)
 
-    def _decide_event(
-        self, base: EntryDraft, record: Mapping[str, object], received_at: datetime
-    ) -> EntryDraft:
-        parsed = event_from_record(record)
-        if isinstance(parsed, Rejection):
-            return _rejected(_partial_fields(base, record, self._key), parsed)
-        event = parsed
+    def _decide_event(self, base: EntryDraft, event: UsageEvent) -> EntryDraft:
+        """An event that passed screening: a duplicate, a conflict, or accepted and attributed."""
         hashed = learner_hash(self._key, event.learner)
         draft = _event_fields(base, event, hashed)
         catalogue = self._state.catalogue.catalogue if self._state.catalogue else None
-        rejection = check_event(event, catalogue, received_at)
-        if rejection is not None:
-            return _rejected(draft, rejection)
         key = (event.vendor, event.event_id)
         previous = self._state.accepted.get(key) or self._existing.get(key)
         if previous is not None:

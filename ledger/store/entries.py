@@ -20,6 +20,7 @@ from ledger.domain.usage import BillableEvent
 from ledger.store.schema import entries
 
 entry_hashes_fetch_rows = 50_000  # rows per round trip when streaming every entry's hash
+chains_max = 10_000  # far above any raw topic's partition count; bounds a position vector
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,16 @@ class RejectedEntry:
     reason_detail: str | None
     chain: int
     source_offset: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last entry of one chain: what an auditor pins a verification to."""
+
+    chain: int
+    seq: int
+    hash: bytes
 
 
 _CHAIN_ENDS = text(
@@ -68,10 +79,58 @@ _LICENCE_EVENTS = text(
 )
 
 
+# Each chain's last entry: the chains by a loose index scan, then one index probe each.
+_CHAIN_HEADS = text(
+    """
+    WITH RECURSIVE chains(chain) AS (
+        SELECT min(chain) FROM ledger.entries
+      UNION ALL
+        SELECT (SELECT min(e.chain) FROM ledger.entries e WHERE e.chain > c.chain)
+        FROM chains c WHERE c.chain IS NOT NULL
+    )
+    SELECT head.chain, head.seq, head.hash
+    FROM chains CROSS JOIN LATERAL (
+        SELECT e.chain, e.seq, e.hash FROM ledger.entries e
+        WHERE e.chain = chains.chain ORDER BY e.seq DESC LIMIT 1
+    ) AS head
+    WHERE chains.chain IS NOT NULL
+    ORDER BY head.chain
+    LIMIT :limit
+    """
+)
+
+# One vendor's rejected entries after a position per chain (seq > the chain's position,
+# 0 when absent), in (chain, seq) order. Per chain, seq order is commit order (the
+# writer's advisory lock per chain), so a reader that resumes from these positions
+# never skips an entry committed after it read; a single position across chains
+# (received_at, say) could, when one partition's worker runs behind another's.
+_REJECTED_AFTER = text(
+    """
+    WITH positions AS (
+        SELECT * FROM unnest(CAST(:chains AS int[]), CAST(:seqs AS bigint[])) AS p(chain, seq)
+    )
+    SELECT e.vendor, e.event_id, e.received_at, e.reason_code, e.reason_detail, e.chain,
+           e.source_offset, e.seq
+    FROM ledger.entries e LEFT JOIN positions p ON p.chain = e.chain
+    WHERE e.status = 'rejected' AND e.vendor = :vendor
+      AND e.seq > coalesce(p.seq, 0)
+      AND e.received_at >= :since
+    ORDER BY e.chain, e.seq
+    LIMIT :limit
+    """
+)
+
+
 async def chain_ends(conn: AsyncConnection) -> dict[int, int]:
     """Per chain, the seq after the last entry: 'everything known now' (loose index scan)."""
     rows = await conn.execute(_CHAIN_ENDS)
     return {row.chain: row.seq + 1 for row in rows}
+
+
+async def chain_heads(conn: AsyncConnection) -> list[ChainHead]:
+    """Every chain's last entry, by chain (at most `chains_max`)."""
+    rows = await conn.execute(_CHAIN_HEADS, {"limit": chains_max})
+    return [ChainHead(row.chain, row.seq, bytes(row.hash)) for row in rows]
 
 
 async def entry_count(conn: AsyncConnection) -> int:
@@ -102,6 +161,7 @@ async def rejected_entries(
             entries.c.reason_detail,
             entries.c.chain,
             entries.c.source_offset,
+            entries.c.seq,
         )
         .where(entries.c.status == STATUS_REJECTED)
         .order_by(entries.c.received_at, entries.c.chain, entries.c.seq)
@@ -120,8 +180,47 @@ async def rejected_entries(
             reason_detail=row.reason_detail,
             chain=row.chain,
             source_offset=row.source_offset,
+            seq=row.seq,
         )
         for row in await conn.execute(query)
+    ]
+
+
+async def rejected_entries_after(
+    conn: AsyncConnection,
+    vendor: str,
+    positions: Mapping[int, int],
+    since: datetime,
+    limit: int,
+) -> list[RejectedEntry]:
+    """One vendor's rejected entries received at or after `since`, after `positions`.
+
+    `positions` maps a chain to the last seq already read in it. Ordered by (chain, seq):
+    the next page starts after the last seq returned in each chain.
+    """
+    chains = sorted(positions)
+    rows = await conn.execute(
+        _REJECTED_AFTER,
+        {
+            "chains": chains,
+            "seqs": [positions[chain] for chain in chains],
+            "vendor": vendor,
+            "since": since,
+            "limit": limit,
+        },
+    )
+    return [
+        RejectedEntry(
+            vendor=row.vendor,
+            event_id=row.event_id,
+            received_at=row.received_at,
+            reason_code=row.reason_code,
+            reason_detail=row.reason_detail,
+            chain=row.chain,
+            source_offset=row.source_offset,
+            seq=row.seq,
+        )
+        for row in rows
     ]
 
 

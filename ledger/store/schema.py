@@ -80,6 +80,14 @@ entries = Table(
     ),
     # Markers of one partition (catalogue versions and closes in effect).
     Index("entries_chain_kind", "chain", "kind"),
+    # A vendor's rejection feed, paged by position (revision 0003).
+    Index(
+        "entries_rejected_vendor",
+        "vendor",
+        "chain",
+        "seq",
+        postgresql_where="status = 'rejected'",
+    ),
 )
 
 catalogue_versions = Table(
@@ -153,10 +161,34 @@ settlement_lines = Table(
     ),
 )
 
+# API tokens (revision 0002): a revocation is a row of its own, so these stay append-only too.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True, autoincrement=False),
+    Column("scope", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+)
+
+api_token_revocations = Table(
+    "api_token_revocations",
+    metadata,
+    Column("token_id", Text, primary_key=True, autoincrement=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["token_id"], ["ledger.api_tokens.token_id"], name="api_token_revocations_token_id_fkey"
+    ),
+)
+
 ledger_tables: tuple[Table, ...] = (
     entries,
     catalogue_versions,
     closings,
     settlements,
     settlement_lines,
+    api_tokens,
+    api_token_revocations,
 )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.canonical import canonical_json
@@ -95,6 +95,48 @@ async def settlement_documents(
     if period is not None:
         query = query.where(settlements.c.period == period)
     return [json.loads(row.document) for row in await conn.execute(query)]
+
+
+async def settlement_text(conn: AsyncConnection, key: SettlementKey) -> str | None:
+    """One issued settlement's document exactly as stored (canonical JSON), or None."""
+    period, municipality, vendor = key
+    return (
+        await conn.execute(
+            select(settlements.c.document).where(
+                (settlements.c.period == period)
+                & (settlements.c.municipality == municipality)
+                & (settlements.c.vendor == vendor)
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def settlement_texts(
+    conn: AsyncConnection,
+    *,
+    period: str | None,
+    municipality: str | None,
+    vendor: str | None,
+    after: SettlementKey | None,
+    limit: int,
+) -> list[str]:
+    """Stored documents by key order after `after`, of one period / municipality / vendor
+    where given (keyset pagination on the primary key)."""
+    key = tuple_(settlements.c.period, settlements.c.municipality, settlements.c.vendor)
+    query = (
+        select(settlements.c.document)
+        .order_by(settlements.c.period, settlements.c.municipality, settlements.c.vendor)
+        .limit(limit)
+    )
+    if period is not None:
+        query = query.where(settlements.c.period == period)
+    if municipality is not None:
+        query = query.where(settlements.c.municipality == municipality)
+    if vendor is not None:
+        query = query.where(settlements.c.vendor == vendor)
+    if after is not None:
+        query = query.where(key > tuple_(*after))
+    return [row.document for row in await conn.execute(query)]
 
 
 async def issued_settlement(conn: AsyncConnection, key: SettlementKey) -> IssuedSettlement | None:

@@ -300,6 +300,7 @@ def test_every_reason_code_has_a_one_sentence_explanation() -> None:
     assert set(REASON_CODES) == {
         "malformed",
         "schema_violation",
+        "vendor_mismatch",
         "unknown_vendor",
         "unknown_product",
         "unknown_school",

@@ -27,6 +27,9 @@ INSERT INTO ledger.settlements VALUES
     ('2026-10', '3201', '987654325', 'c-1', '{}', 'sha256:' || repeat('0', 64));
 INSERT INTO ledger.settlement_lines VALUES
     ('2026-10', '3201', '987654325', 1, 'L-1', '2026-10', 1, 100, false);
+INSERT INTO ledger.api_tokens VALUES
+    ('0123456789ab', 'auditor', 'Revisor', sha256('x'), now(), NULL);
+INSERT INTO ledger.api_token_revocations VALUES ('0123456789ab', now());
 """
 
 CHANGES = {
@@ -43,6 +46,14 @@ CHANGES = {
     "settlement_lines": (
         "UPDATE ledger.settlement_lines SET amount_ore = 1",
         "DELETE FROM ledger.settlement_lines",
+    ),
+    "api_tokens": (
+        "UPDATE ledger.api_tokens SET scope = 'admin'",
+        "DELETE FROM ledger.api_tokens",
+    ),
+    "api_token_revocations": (
+        "UPDATE ledger.api_token_revocations SET revoked_at = now()",
+        "DELETE FROM ledger.api_token_revocations",
     ),
 }
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from faust.types.tuples import Message
 
 from ledger.domain.chain import EntryDraft
 from ledger.domain.invariants import InvariantViolation
 from ledger.domain.processing import RawMessage
+from ledger.domain.submitters import OPERATOR, vendor_submitter
 from schemas.codec import decode
 from streams.app import raw_message
 from streams.handler import BatchHandler, Progress, Rejections, rejected_record
@@ -158,9 +161,34 @@ def test_a_rejection_notice_carries_the_original_message() -> None:
 
 def test_a_faust_event_becomes_a_raw_message() -> None:
     event = SimpleNamespace(
-        message=SimpleNamespace(partition=1, offset=8, timestamp=1_790_000_000.1234, value=b"x")
+        message=SimpleNamespace(
+            partition=1, offset=8, timestamp=1_790_000_000.1234, value=b"x", headers=()
+        )
     )
     assert raw_message(event) == RawMessage(1, 8, 1_790_000_000_123, b"x")  # type: ignore[arg-type]
     event.message.value = "text"
     with pytest.raises(InvariantViolation):
         raw_message(event)  # type: ignore[arg-type]
+
+
+def _faust_event(headers: object) -> SimpleNamespace:
+    """An event around faust's own Message, as its aiokafka driver builds it (`_to_message`)."""
+    timestamp_s = 1_790_000_000_123 / 1000.0
+    message = Message("raw", 2, 5, timestamp_s, 0, cast(Any, headers), b"k", b"v", None)
+    return SimpleNamespace(message=message)
+
+
+@pytest.mark.parametrize(
+    ("headers", "submitter"),
+    [
+        ((("ledger-submitter", b"vendor:987654325"),), vendor_submitter("987654325")),
+        ([("trace", b"1"), ("ledger-submitter", b"operator")], OPERATOR),
+        ({"ledger-submitter": b"vendor:987654325"}, vendor_submitter("987654325")),
+        ((), None),
+        (None, None),
+        ((("ledger-submitter", b"vendor:123"),), None),
+    ],
+)
+def test_a_faust_event_carries_its_submitter_header(headers: object, submitter: object) -> None:
+    message = raw_message(_faust_event(headers))  # type: ignore[arg-type]
+    assert message == RawMessage(2, 5, 1_790_000_000_123, b"v", submitter)  # type: ignore[arg-type]

@@ -1,0 +1,28 @@
+"""`/docs`: Swagger UI from the installed `swagger-ui-bundle` package, never from a CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+assets_path = "/docs/assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    app.mount(assets_path, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url=f"{assets_path}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets_path}/swagger-ui.css",
+            swagger_favicon_url=f"{assets_path}/favicon-32x32.png",
+        )
