@@ -30,6 +30,9 @@ head -n 500 "$out/events/september.jsonl" > "$out/events/resent.jsonl"
 $ledger ingest "$out/events/resent.jsonl" --workspace "$workspace"
 $ledger process --until-idle --workspace "$workspace"
 
+step "Settling August 2026 (no events yet, but the per-pupil licence charges from August)"
+$ledger settle --period 2026-08 --workspace "$workspace"
+
 step "Settling September 2026"
 $ledger settle --period 2026-09 --workspace "$workspace"
 
@@ -45,7 +48,7 @@ $ledger settle --period 2026-10 --workspace "$workspace"
 
 step "Exporting JSON, CSV and EHF e-invoices to $out/settlements"
 for format in json csv ehf; do
-  for period in 2026-09 2026-10; do
+  for period in 2026-08 2026-09 2026-10; do
     $ledger export --period "$period" --format "$format" --out "$out/settlements" --workspace "$workspace"
   done
 done

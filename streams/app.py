@@ -10,7 +10,7 @@ consumer is moved to the position stored in the ledger.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +22,7 @@ from ledger.domain.invariants import invariant
 from ledger.domain.processing import RawMessage
 from ledger.domain.submitters import submitter_from_headers
 from streams.handler import BatchHandler, OnBatch, Progress, Rejections, rejected_record
+from streams.supervision import DatabaseGuard, WorkerFailed, WorkerMonitor
 from streams.writer import LedgerWriter, batch_events_max
 
 flush_interval_s = 0.2
@@ -95,8 +96,15 @@ def build_app(
     writer: LedgerWriter,
     progress: Progress,
     on_batch: OnBatch | None = None,
+    monitor: WorkerMonitor | None = None,
+    database: DatabaseGuard | None = None,
+    on_crash: Callable[[BaseException], None] | None = None,
 ) -> faust.App:
-    """The faust app; its own files (faust's data folder) go to `data_dir`."""
+    """The faust app; its own files (faust's data folder) go to `data_dir`.
+
+    `on_crash` hears of an agent that raised: faust would otherwise restart or drop the
+    actor and leave the process alive and idle, holding its partitions.
+    """
     app = _faust_app(app_id, bootstrap, data_dir)
     raw = app.topic(raw_topic, value_type=bytes, key_type=bytes, internal=False)
     rejected = app.topic(rejected_topic, value_type=bytes, key_type=bytes, internal=False)
@@ -106,6 +114,8 @@ def build_app(
         seek=partial(_seek, app, raw_topic),
         publish_rejected=partial(_publish_rejected, rejected),
         on_batch=on_batch,
+        monitor=monitor,
+        database=database,
     )
     app.on_partitions_assigned.connect(partial(_resume_assigned, handler, raw_topic))
 
@@ -115,23 +125,68 @@ def build_app(
         batches = cast(faust.Stream[bytes], stream).take_events(
             batch_events_max, within=flush_interval_s
         )
-        async for events in batches:
-            await handler.handle([raw_message(event) for event in events])
+        try:
+            async for events in batches:
+                await handler.handle([raw_message(event) for event in events])
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if on_crash is not None:
+                on_crash(error)
+            raise
 
     return app
 
 
-async def run_app(app: faust.App, stop: asyncio.Event) -> None:
-    """Run the app inside the current event loop until `stop` is set."""
+def describe_failure(error: BaseException) -> str:
+    """One line: the exception's type and message, whitespace folded."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def run_app(
+    app: faust.App,
+    stop: asyncio.Event,
+    *,
+    failed: asyncio.Future[str] | None = None,
+    watchers: Sequence[Awaitable[None]] = (),
+    on_stopping: Callable[[bool], None] | None = None,
+) -> None:
+    """Run the app inside the current event loop until `stop` is set.
+
+    Raises `WorkerFailed` when the app stops by itself, an agent crashes (`failed` gets
+    its reason) or a watcher (e.g. the broker watch) raises or ends: never alive and idle.
+    `on_stopping(failed)` is called before faust's stop (which may hang: arm a deadline).
+    """
+    failed = failed if failed is not None else asyncio.get_running_loop().create_future()
     app.finalize()
     await app.start()
+    watching = [asyncio.ensure_future(watcher) for watcher in watchers]
+    app_stopped = asyncio.ensure_future(app.wait_until_stopped())
+    stopped = asyncio.ensure_future(stop.wait())
+    waits: list[asyncio.Future[Any]] = [app_stopped, stopped, failed, *watching]
     try:
-        crashed = asyncio.ensure_future(app.wait_until_stopped())
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({crashed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (crashed, stopped):
-            task.cancel()
-        if app.crash_reason is not None:
-            raise app.crash_reason
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            raise WorkerFailed(_failure_reason(app, failed, watching))
     finally:
+        if on_stopping is not None:
+            on_stopping(not stop.is_set())
+        for task in waits:
+            task.cancel()
         await app.stop()
+
+
+def _failure_reason(app: faust.App, failed: asyncio.Future[str], watching: list[Any]) -> str:
+    if failed.done() and not failed.cancelled():
+        return f"the stream agent crashed: {failed.result()}"
+    for task in watching:
+        if task.done() and not task.cancelled():
+            error = task.exception()
+            if isinstance(error, WorkerFailed):
+                return str(error)
+            if error is not None:
+                return f"a watch failed: {describe_failure(error)}"
+    if app.crash_reason is not None:
+        return f"faust crashed: {describe_failure(app.crash_reason)}"
+    return "faust stopped by itself"

@@ -18,6 +18,7 @@ from typing import Protocol
 from ledger.domain.chain import EntryDraft
 from ledger.domain.processing import RawMessage
 from schemas.codec import encode
+from streams.supervision import DatabaseGuard, WorkerMonitor, database_unreachable
 from streams.writer import BatchResult, OffsetGap
 
 log = logging.getLogger(__name__)
@@ -79,20 +80,53 @@ class BatchHandler:
         seek: Seek,
         publish_rejected: PublishRejected,
         on_batch: OnBatch | None = None,
+        monitor: WorkerMonitor | None = None,
+        database: DatabaseGuard | None = None,
     ) -> None:
         self._writer = writer
         self._progress = progress
         self._seek = seek
         self._publish_rejected = publish_rejected
         self._on_batch = on_batch
+        self._monitor = monitor or WorkerMonitor()
+        self._database = database or DatabaseGuard(self._monitor)
 
     async def resume(self, partitions: Iterable[int]) -> None:
         """On assignment: fetch from the ledger's positions (faust's commits are a hint)."""
         positions = {}
         for partition in partitions:
-            positions[partition] = await self._writer.next_offset(partition)
+            positions[partition] = await self._next_offset(partition)
             log.info("partition %s: resuming at ledger offset %s", partition, positions[partition])
+        self._monitor.assigned(positions)
         await self._seek(positions)
+
+    async def _next_offset(self, partition: int) -> int:
+        try:
+            return await self._writer.next_offset(partition)
+        except Exception as error:
+            if not database_unreachable(error):
+                raise
+            return await self._database.wait_until_back(
+                error, lambda: self._writer.next_offset(partition), partition
+            )
+
+    async def _write_through_outages(
+        self, partition: int, messages: Sequence[RawMessage]
+    ) -> BatchResult:
+        """Write; while PostgreSQL is unreachable wait for it, then write the batch again.
+
+        A retry is safe: the failed transaction rolled back, and the writer skips what a
+        commit that did land (its acknowledgement lost) already wrote.
+        """
+        while True:
+            try:
+                return await self._writer.write(partition, messages)
+            except Exception as error:
+                if not database_unreachable(error):
+                    raise
+                await self._database.wait_until_back(
+                    error, lambda: self._writer.next_offset(partition), partition
+                )
 
     async def handle(self, messages: Sequence[RawMessage]) -> None:
         """Write a batch, partition by partition in partition order."""
@@ -106,7 +140,7 @@ class BatchHandler:
     async def _write(self, partition: int, messages: Sequence[RawMessage]) -> None:
         started = time.monotonic()
         try:
-            result = await self._writer.write(partition, messages)
+            result = await self._write_through_outages(partition, messages)
         except OffsetGap as gap:
             log.info("%s; seeking back", gap)
             if gap.written is not None:
@@ -131,6 +165,13 @@ class BatchHandler:
         progress.rejected += len(result.rejected)
         progress.batches += 1
         progress.next_offsets[result.partition] = result.next_offset
+        self._monitor.batch_written(
+            result.partition,
+            result.next_offset,
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=len(result.rejected),
+        )
         await self._publish_rejected(result.rejected)
         if self._on_batch is not None:
             await self._on_batch(result)

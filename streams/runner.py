@@ -7,14 +7,26 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ledger.store.engine import create_ledger_engine
-from streams.app import build_app, run_app
+from streams.app import build_app, describe_failure, run_app
 from streams.handler import Progress
+from streams.supervision import (
+    OUTAGE_BROKER,
+    DatabaseGuard,
+    Outage,
+    StopDeadline,
+    WorkerFailed,
+    WorkerMonitor,
+    outage_limit_s_default,
+    tcp_probe,
+    watch_broker,
+)
 from streams.topics import admin_client, wait_for_topics
 from streams.writer import LedgerWriter
 
@@ -41,9 +53,23 @@ class StreamTarget:
     data_dir: Path  # faust's own files: under the state folder, never the working directory
 
 
-def _stream_app(target: StreamTarget, writer: LedgerWriter, progress: Progress) -> faust.App:
+def _stream_app(
+    target: StreamTarget,
+    writer: LedgerWriter,
+    progress: Progress,
+    failed: asyncio.Future[str],
+    *,
+    monitor: WorkerMonitor | None = None,
+    database: DatabaseGuard | None = None,
+) -> faust.App:
     # Faust creates its data folder but not the folders above it.
     target.data_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    def on_crash(error: BaseException) -> None:
+        if not failed.done():
+            reason = str(error) if isinstance(error, WorkerFailed) else describe_failure(error)
+            failed.set_result(reason)
+
     return build_app(
         app_id=target.app_id,
         bootstrap=target.bootstrap,
@@ -52,6 +78,9 @@ def _stream_app(target: StreamTarget, writer: LedgerWriter, progress: Progress) 
         data_dir=target.data_dir,
         writer=writer,
         progress=progress,
+        monitor=monitor,
+        database=database,
+        on_crash=on_crash,
     )
 
 
@@ -129,14 +158,15 @@ async def process_until_idle(
         if _behind(ends, positions) == 0:
             return progress
         stop = asyncio.Event()
-        app = _stream_app(target, writer, progress)
+        failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        app = _stream_app(target, writer, progress, failed)
         watcher = asyncio.ensure_future(
             _watch_until_idle(
                 ends, positions, progress, stop, timeout_s=timeout_s, on_progress=on_progress
             )
         )
         try:
-            await run_app(app, stop)
+            await run_app(app, stop, failed=failed)
             await watcher
         finally:
             watcher.cancel()  # the app may have crashed: do not leave the watch running
@@ -145,14 +175,54 @@ async def process_until_idle(
         await engine.dispose()
 
 
-async def run_worker(target: StreamTarget, stop: asyncio.Event) -> Progress:
-    """Run until `stop` is set (SIGTERM/SIGINT in `ledger worker`)."""
+class _NoDeadline:
+    """No hard exit: the caller owns the process."""
+
+    def arm(self, exit_code: int) -> None:
+        return None
+
+
+async def run_worker(
+    target: StreamTarget,
+    stop: asyncio.Event,
+    *,
+    monitor: WorkerMonitor | None = None,
+    outage_limit_s: float = outage_limit_s_default,
+    deadline: StopDeadline | None = None,
+) -> Progress:
+    """Run until `stop` is set (SIGTERM/SIGINT in `ledger worker`).
+
+    Rides out PostgreSQL and broker outages up to `outage_limit_s` each; raises
+    `WorkerFailed` for anything it cannot survive. Once stopping (asked or failed), a
+    given `deadline` is armed so a hung faust stop cannot keep the process alive. Only a
+    process of its own passes one (`ledger worker`): a hard exit must never end a caller
+    that runs the worker inside a larger process (tests, `ledger serve` one day).
+    """
+    monitor = monitor or WorkerMonitor()
+    armed = deadline if deadline is not None else _NoDeadline()
     engine = create_ledger_engine(target.database_url)
     writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
     progress = Progress()
+    failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    database = DatabaseGuard(monitor, limit_s=outage_limit_s)
+    broker = Outage("Kafka broker", OUTAGE_BROKER, monitor, limit_s=outage_limit_s)
+    publisher = asyncio.ensure_future(monitor.publish_periodically())
+    # Armed the moment a stop is asked, whatever the worker is doing (even starting faust).
+    asked = asyncio.ensure_future(stop.wait())
+    asked.add_done_callback(lambda task: None if task.cancelled() else armed.arm(0))
+    monitor.publish()
     try:
-        app = _stream_app(target, writer, progress)
-        await run_app(app, stop)
+        app = _stream_app(target, writer, progress, failed, monitor=monitor, database=database)
+        await run_app(
+            app,
+            stop,
+            failed=failed,
+            watchers=[watch_broker(partial(tcp_probe, target.bootstrap), broker)],
+            on_stopping=lambda failing: armed.arm(1 if failing else 0),
+        )
         return progress
     finally:
+        publisher.cancel()
+        if not asked.done():
+            asked.cancel()
         await engine.dispose()

@@ -6,17 +6,29 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.app.worker_state import WorkerStateFile
 from ledger.app.workspace import Workspace, stream_target
 from ledger.domain.submitters import OPERATOR
 from streams.handler import Progress
 from streams.ingest import IngestFileError, read_submissions, send_submissions
+from streams.metrics import WorkerMetrics
 from streams.runner import ProcessingTimeout, process_until_idle, run_worker
+from streams.supervision import (
+    StopDeadline,
+    WorkerFailed,
+    WorkerMonitor,
+    install_log_throttle,
+    outage_limit_s_default,
+)
 
 __all__ = [
     "IngestFileError",
     "ProcessingTimeout",
     "Progress",
+    "WorkerFailed",
     "ingest_file",
+    "install_log_throttle",
+    "outage_limit_s_default",
     "process_workspace",
     "run_workspace_worker",
 ]
@@ -43,6 +55,34 @@ async def process_workspace(
     return await process_until_idle(stream_target(ws), timeout_s=timeout_s, on_progress=on_progress)
 
 
-async def run_workspace_worker(ws: Workspace, stop: asyncio.Event) -> Progress:
-    """The stream application, until `stop` is set."""
-    return await run_worker(stream_target(ws), stop)
+async def run_workspace_worker(
+    ws: Workspace,
+    stop: asyncio.Event,
+    *,
+    outage_limit_s: float = outage_limit_s_default,
+    metrics_port: int = 0,
+) -> Progress:
+    """The stream application, until `stop` is set or SIGTERM/SIGINT arrive; `WorkerFailed`
+    when it cannot go on. A stop asked for ends the process within `stop_deadline_s`.
+
+    Keeps `$LEDGER_HOME/run/worker-<workspace>-<pid>.json` current (removed on exit) and,
+    with `metrics_port`, serves Prometheus metrics there.
+    """
+    state_file = WorkerStateFile(ws.home, ws.name)
+    monitor = WorkerMonitor(listeners=[state_file])
+    if metrics_port:
+        metrics = WorkerMetrics()
+        monitor.listeners.append(metrics.update)
+        metrics.serve(metrics_port)
+    deadline = StopDeadline(cleanup=state_file.remove)
+    deadline.stop_on_signals(stop)
+    try:
+        return await run_worker(
+            stream_target(ws),
+            stop,
+            monitor=monitor,
+            outage_limit_s=outage_limit_s,
+            deadline=deadline,
+        )
+    finally:
+        state_file.remove()

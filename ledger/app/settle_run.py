@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Final
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.fixed_charges import first_fixed_charge_period
 from billing.settlement import Settlement
 from ledger.app.settle import (
     CLOSE_NOT_PROCESSED,
@@ -29,6 +32,7 @@ from ledger.app.settle import (
     issue_for_closing,
 )
 from ledger.app.workspace import Workspace
+from ledger.domain.catalogue import Catalogue
 from ledger.domain.periods import next_period, parse_period, period_has_ended
 from ledger.store.catalogues import latest_catalogue
 from ledger.store.closings import closed_periods, closing_point, open_periods_with_usage
@@ -84,6 +88,32 @@ def refuse_settled(period: str, closed: list[str]) -> None:
         )
 
 
+async def refuse_earlier_open(
+    conn: AsyncConnection, period: str, closed: list[str], catalogue: Catalogue | None
+) -> None:
+    """`SettleRefused` (`earlier_period_open`) naming the earliest open period before `period`
+    with usage: accepted events, or a `fixed_per_pupil` charge (CONTRACT 4).
+
+    The fixed charges are read from `catalogue`, the latest recorded version: the
+    closing this settle starts prices with the version the worker holds when it meets
+    the close marker, which is the latest loaded, and so will the earlier month's.
+    """
+    with_events = await open_periods_with_usage(conn, period)
+    with_fixed = (
+        None
+        if catalogue is None
+        else first_fixed_charge_period(catalogue, after=max(closed, default=None), before=period)
+    )
+    earliest = min([*with_events[:1], *([with_fixed] if with_fixed else [])], default=None)
+    if earliest is None:
+        return
+    reason = "has usage" if earliest in with_events else "has fixed per-pupil charges"
+    raise SettleRefused(
+        f"earlier period {earliest} {reason} and is still open: settle it first",
+        EARLIER_PERIOD_OPEN,
+    )
+
+
 async def settle(
     ws: Workspace,
     target: StreamTarget,
@@ -119,14 +149,11 @@ async def settle(
         await catch_up()
         async with engine.connect() as conn:
             # Again: another settle may have closed it while this one was processing.
-            refuse_settled(period, [c.period for c in await closed_periods(conn)])
-            still_open = await open_periods_with_usage(conn, period)
-            if still_open:
-                raise SettleRefused(
-                    f"earlier period {still_open[0]} has usage and is still open: settle it first",
-                    EARLIER_PERIOD_OPEN,
-                )
+            closed = [c.period for c in await closed_periods(conn)]
+            refuse_settled(period, closed)
             latest = await latest_catalogue(conn)
+            catalogue = None if latest is None else latest.catalogue
+            await refuse_earlier_open(conn, period, closed, catalogue)
             if latest is None:
                 raise SettleRefused(
                     "no catalogue loaded: run `ledger catalogue load FILE` first", NO_CATALOGUE

@@ -14,6 +14,7 @@ from ledger.cli import (
     infra_commands,  # infra up|down|status
     serve_command,  # serve
     settle_commands,  # settle, usage, export
+    status_command,  # status
     stream_commands,  # catalogue load, ingest, process, worker
     token_commands,  # tokens create|list|revoke
 )
@@ -27,6 +28,7 @@ __all__ = [
     "main",
     "serve_command",
     "settle_commands",
+    "status_command",
     "stream_commands",
     "token_commands",
 ]

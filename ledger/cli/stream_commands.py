@@ -15,13 +15,16 @@ from ledger.app.catalogue_load import CatalogueFileError, load_catalogue_file, r
 from ledger.app.feed import (
     IngestFileError,
     ProcessingTimeout,
+    WorkerFailed,
     ingest_file,
+    install_log_throttle,
+    outage_limit_s_default,
     process_workspace,
     run_workspace_worker,
 )
 from ledger.app.rejections import workspace_rejections
 from ledger.cli.app import BadInput, WorkspaceOption, app
-from ledger.cli.common import console, progress_bar, run, workspace
+from ledger.cli.common import console, progress_bar, report_line, run, workspace
 
 catalogue_app = typer.Typer(help="The catalogue of municipalities, vendors and licences.")
 app.add_typer(catalogue_app, name="catalogue")
@@ -110,19 +113,46 @@ def process(
 
 
 @app.command("worker")
-def worker(workspace_name: WorkspaceOption = "default") -> None:
-    """Run the stream application continuously (stop with Ctrl-C or SIGTERM)."""
+def worker(
+    workspace_name: WorkspaceOption = "default",
+    outage_limit_s: Annotated[
+        float,
+        typer.Option(
+            "--outage-limit-s",
+            help="Exit non-zero when the broker or PostgreSQL stays unreachable this long.",
+        ),
+    ] = outage_limit_s_default,
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: off).")
+    ] = 0,
+) -> None:
+    """Run the stream application continuously (stop with Ctrl-C or SIGTERM).
+
+    Rides out broker and database outages; exits non-zero with a one-line reason when it
+    cannot go on, so that a supervisor restarts it.
+    """
+    if outage_limit_s <= 0:
+        raise BadInput("--outage-limit-s must be positive")
+    if not 0 <= metrics_port <= 65535:
+        raise BadInput("--metrics-port must be 0 (off) or a port number")
 
     async def go():  # type: ignore[no-untyped-def]
+        install_log_throttle()
         ws = await workspace(workspace_name)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         console.print(f"worker for workspace {ws.name} running; Ctrl-C stops it")
-        return await run_workspace_worker(ws, stop)
+        return await run_workspace_worker(
+            ws, stop, outage_limit_s=outage_limit_s, metrics_port=metrics_port
+        )
 
-    progress = run(go)
+    try:
+        progress = run(go)
+    except WorkerFailed as error:
+        report_line(f"worker stopped: {error}")
+        raise typer.Exit(1) from error
     console.print(f"worker stopped after writing {progress.written} entries")
 
 

@@ -85,6 +85,10 @@ def test_two_months_with_late_events_settle_export_verify_replay(
     assert "sent 3000 events" in run("ingest", str(september)).stdout
     run("process", "--until-idle")
     blocked = run("settle", "--period", "2026-10", check=False)
+    assert blocked.returncode == 2 and "2026-08" in blocked.stderr, blocked.stderr
+    # August has no events but L-2026-020's fixed per-pupil charge (CONTRACT 4).
+    run("settle", "--period", "2026-08")
+    blocked = run("settle", "--period", "2026-10", check=False)
     assert blocked.returncode == 2 and "2026-09" in blocked.stderr, blocked.stderr
     preview = run("settle", "--period", "2026-09", "--dry-run").stdout
     assert "would issue" in preview
