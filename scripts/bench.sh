@@ -9,6 +9,9 @@ python=".venv/bin/python"
 echo "== ingest + process (${BENCH_EVENTS:-100000} events)"
 $python -m benchmarks.ingest_bench --events "${BENCH_EVENTS:-100000}"
 
+echo "== HTTP ingest: POST /v1/events, batches of 1,000, 4 clients (${BENCH_HTTP_SECONDS:-20} s)"
+$python -m benchmarks.http_ingest_bench --seconds "${BENCH_HTTP_SECONDS:-20}" --batch 1000 --concurrency 4
+
 echo "== verify (${BENCH_VERIFY_ENTRIES:-1000000} entries)"
 server_url="$($python -c 'from infra.services import ensure_services; print(ensure_services().database_url)')"
 $python -m benchmarks.verify_bench --server-url "$server_url" --entries "${BENCH_VERIFY_ENTRIES:-1000000}"
