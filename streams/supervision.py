@@ -266,7 +266,14 @@ class Outage:
             return
         self._began = self._clock()
         since = self._wall_clock().astimezone().strftime("%H:%M:%S")
-        cause = f"({type(error).__name__}: {error})" if error is not None else "(no answer)"
+        # The driver's own error, not SQLAlchemy's wrapper: that one appends the statement
+        # and its parameters, which have no place in a log line.
+        driver_error = getattr(error, "orig", None) or error
+        cause = (
+            f"({type(driver_error).__name__}: {driver_error})"
+            if driver_error is not None
+            else "(no answer)"
+        )
         log.warning(
             "%s unreachable since %s, retrying every %.0f s %s",
             self.service,
