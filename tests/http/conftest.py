@@ -7,18 +7,21 @@ skipped (tests/http/test_serve.py runs the real `ledger serve`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
 from ledger.app.api_service import ApiService
 from ledger.app.tokens import create_token
-from ledger.app.workspace import Workspace
+from ledger.app.workspace import Workspace, stream_target
 from ledger.domain.tokens import Scope
 from ledger.http.app import create_app
 from ledger.http.ratelimit import RateLimiter
+from streams.runner import run_worker
 from tests.integration.conftest import load_catalogue, workspace  # noqa: F401  (fixture)
 
 # The integration catalogue's parties (tests/integration/catalogue.yaml).
@@ -50,3 +53,33 @@ async def api(workspace: Workspace) -> AsyncIterator[Api]:  # noqa: F811
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
         yield Api(client, service, workspace)
     await service.close()
+
+
+@pytest.fixture
+async def worker(api: Api) -> AsyncIterator[None]:
+    """The stream worker of the API's workspace, running in-process for the test (what
+    `?wait=` and settling over HTTP wait for)."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(run_worker(stream_target(api.ws), stop))
+    yield
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+def event(event_id: str, **changes: Any) -> dict[str, Any]:
+    """A valid event of VENDOR at a Bærum school in 2026-10, with `changes` applied."""
+    base: dict[str, Any] = {
+        "event_id": event_id,
+        "vendor": VENDOR,
+        "product": "matte-1-7",
+        "school": "974626993",
+        "learner": f"learner-{event_id}",
+        "role": "pupil",
+        "action": "open",
+        "item": "kap-3",
+        "quantity": 1,
+        "unit": "access",
+        "occurred_at": "2026-10-05T08:15:00Z",
+    }
+    base.update(changes)
+    return base

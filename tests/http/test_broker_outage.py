@@ -10,8 +10,7 @@ import pytest
 
 from infra.kafka import stop_broker
 from infra.services import ensure_services
-from tests.http.conftest import VENDOR, Api
-from tests.http.test_events import event
+from tests.http.conftest import VENDOR, Api, event
 from tests.integration.conftest import process, query
 
 pytestmark = pytest.mark.integration

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import io
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
 import fastavro
 import httpx
@@ -15,33 +12,14 @@ import pytest
 
 from ledger.app.api_service import ApiService
 from ledger.app.tokens import create_token, revoke
-from ledger.app.workspace import Workspace, stream_target
+from ledger.app.workspace import Workspace
 from ledger.http.app import create_app
 from ledger.http.ratelimit import RateLimiter
-from streams.runner import run_worker
 from tests.conftest import REPO_ROOT
-from tests.http.conftest import MUNICIPALITY, OTHER_VENDOR, VENDOR, Api
+from tests.http.conftest import MUNICIPALITY, OTHER_VENDOR, VENDOR, Api, event
 from tests.integration.conftest import process, query
 
 pytestmark = pytest.mark.integration
-
-
-def event(event_id: str, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "event_id": event_id,
-        "vendor": VENDOR,
-        "product": "matte-1-7",
-        "school": "974626993",
-        "learner": f"learner-{event_id}",
-        "role": "pupil",
-        "action": "open",
-        "item": "kap-3",
-        "quantity": 1,
-        "unit": "access",
-        "occurred_at": "2026-10-05T08:15:00Z",
-    }
-    base.update(changes)
-    return base
 
 
 MIXED = [
@@ -64,16 +42,6 @@ MIXED_REASONS = [
     "invalid_quantity",
     "unknown_school",
 ]
-
-
-@pytest.fixture
-async def worker(api: Api) -> AsyncIterator[None]:
-    """The stream worker of the API's workspace, running for the test."""
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(run_worker(stream_target(api.ws), stop))
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 async def test_every_call_needs_a_valid_token_of_the_right_scope(api: Api) -> None:

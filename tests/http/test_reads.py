@@ -7,9 +7,7 @@ routes refuse what the command line refuses.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from ledger.app.export import export_period
 from ledger.app.month_to_date import usage_rows, usage_so_far
 from ledger.app.settle import LEDGER_BEHIND, SettleRefused
 from ledger.app.settle_run import wait_for_ledger
-from ledger.app.workspace import stream_target
 from ledger.domain.canonical import document_digest
 from ledger.domain.chain import (
     BYTES_FIELDS,
@@ -34,8 +31,14 @@ from ledger.domain.chain import (
     entry_hash,
 )
 from ledger.domain.tokens import Scope
-from streams.runner import run_worker
-from tests.http.conftest import MUNICIPALITY, OTHER_MUNICIPALITY, OTHER_VENDOR, VENDOR, Api
+from tests.http.conftest import (
+    MUNICIPALITY,
+    OTHER_MUNICIPALITY,
+    OTHER_VENDOR,
+    VENDOR,
+    Api,
+    event,
+)
 from tests.integration.conftest import CATALOGUE, process, send_events
 
 pytestmark = pytest.mark.integration
@@ -47,24 +50,6 @@ SUBJECTS: dict[Scope, str] = {
     "auditor": "Riksrevisjonen",
     "admin": "operator",
 }
-
-
-def event(event_id: str, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "event_id": event_id,
-        "vendor": VENDOR,
-        "product": "matte-1-7",
-        "school": "974626993",
-        "learner": f"learner-{event_id}",
-        "role": "pupil",
-        "action": "open",
-        "item": "kap-3",
-        "quantity": 1,
-        "unit": "access",
-        "occurred_at": "2026-10-05T08:15:00Z",
-    }
-    base.update(changes)
-    return base
 
 
 def joint(event_id: str, school: str, **changes: Any) -> dict[str, Any]:
@@ -125,16 +110,6 @@ async def test_every_route_needs_a_token_and_the_right_scope(api: Api) -> None:
         for scope in set(SUBJECTS) - allowed:
             refused = await api.client.request(method, path, headers=tokens[scope])
             assert_error(refused, 403, "forbidden")
-
-
-@pytest.fixture
-async def worker(api: Api) -> AsyncIterator[None]:
-    """The stream worker of the API's workspace: settling over HTTP waits for it."""
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(run_worker(stream_target(api.ws), stop))
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 async def test_a_server_settles_only_once_the_worker_has_caught_up(api: Api) -> None:

@@ -13,18 +13,16 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from infra.services import Endpoints
 from ledger.app.workspace import drop_workspace
-from tests.http.test_serve import free_port, start_timeout_s
+from tests.http.test_serve import start_server
 from tests.integration.conftest import CATALOGUE, ledger_cli
 
 pytestmark = pytest.mark.integration
@@ -62,34 +60,7 @@ def server(services: Endpoints) -> Iterator[Server]:
         args = ["tokens", "create", f"--{scope}", *([subject] if subject else [])]
         result = ledger_cli(*args, "--workspace", workspace)
         tokens[scope] = result.stdout.strip().splitlines()[-1]
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledger",
-            "serve",
-            "--port",
-            str(port),
-            "--workspace",
-            workspace,
-            "--requests-per-second",
-            "100000",
-            "--burst",
-            "100000",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + start_timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
+    base, process = start_server(workspace, "--requests-per-second", "100000", "--burst", "100000")
     # A worker, so that `?wait=` gets its final outcomes rather than waiting out its time.
     worker = subprocess.Popen(
         [sys.executable, "-m", "ledger", "worker", "--workspace", workspace],

@@ -31,26 +31,15 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(
-    workspace_name: str, services: Endpoints
-) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
-    """(base URL, a vendor token, the server process) of a running `ledger serve`."""
-    token = ledger_cli("tokens", "create", "--vendor", "987654325", "--workspace", workspace_name)
-    vendor_token = token.stdout.strip().splitlines()[-1]
+def start_server(
+    workspace: str, *options: str, stdout: int = subprocess.DEVNULL
+) -> tuple[str, subprocess.Popen[str]]:
+    """A `ledger serve` of `workspace` on a free port, once it answers: (base URL, process)."""
     port = free_port()
+    command = [sys.executable, "-m", "ledger", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledger",
-            "serve",
-            "--port",
-            str(port),
-            "--workspace",
-            workspace_name,
-        ],
-        stdout=subprocess.PIPE,
+        [*command, "--workspace", workspace, *options],
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
@@ -60,12 +49,21 @@ def served(
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return base, process
         except httpx.TransportError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError(f"ledger serve did not answer: {process.communicate()}")
+    process.kill()
+    raise AssertionError(f"ledger serve did not answer: {process.communicate()}")
+
+
+@pytest.fixture
+def served(
+    workspace_name: str, services: Endpoints
+) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+    """(base URL, a vendor token, the server process) of a running `ledger serve`."""
+    token = ledger_cli("tokens", "create", "--vendor", "987654325", "--workspace", workspace_name)
+    vendor_token = token.stdout.strip().splitlines()[-1]
+    base, process = start_server(workspace_name, stdout=subprocess.PIPE)
     yield base, vendor_token, process
     if process.poll() is None:
         process.kill()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from ledger.app.workspace import stream_target
-from streams.runner import run_worker
 from tests.conftest import REPO_ROOT
 from tests.http.conftest import VENDOR, Api
 
@@ -26,15 +22,6 @@ def documented_example() -> dict[str, Any]:
     assert block is not None
     statement: dict[str, Any] = json.loads(block.group(1))
     return statement
-
-
-@pytest.fixture
-async def worker(api: Api) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(run_worker(stream_target(api.ws), stop))
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 30)
 
 
 async def test_statements_become_billed_events_deduplicated_by_id(api: Api, worker: None) -> None:
