@@ -44,14 +44,19 @@ class ChainHead:
     hash: bytes
 
 
-_CHAIN_ENDS = text(
-    """
+# The chains present, by a loose index scan (one index probe per chain, not a full scan).
+_CHAINS_CTE = """
     WITH RECURSIVE chains(chain) AS (
         SELECT min(chain) FROM ledger.entries
       UNION ALL
         SELECT (SELECT min(e.chain) FROM ledger.entries e WHERE e.chain > c.chain)
         FROM chains c WHERE c.chain IS NOT NULL
     )
+"""
+
+_CHAIN_ENDS = text(
+    _CHAINS_CTE
+    + """
     SELECT chain, (SELECT max(seq) FROM ledger.entries e WHERE e.chain = chains.chain)
         AS seq
     FROM chains WHERE chain IS NOT NULL
@@ -81,13 +86,8 @@ _LICENCE_EVENTS = text(
 
 # Each chain's last entry: the chains by a loose index scan, then one index probe each.
 _CHAIN_HEADS = text(
-    """
-    WITH RECURSIVE chains(chain) AS (
-        SELECT min(chain) FROM ledger.entries
-      UNION ALL
-        SELECT (SELECT min(e.chain) FROM ledger.entries e WHERE e.chain > c.chain)
-        FROM chains c WHERE c.chain IS NOT NULL
-    )
+    _CHAINS_CTE
+    + """
     SELECT head.chain, head.seq, head.hash
     FROM chains CROSS JOIN LATERAL (
         SELECT e.chain, e.seq, e.hash FROM ledger.entries e
@@ -148,6 +148,19 @@ async def entry_hashes(conn: AsyncConnection) -> AsyncIterator[tuple[int, int, b
         yield row.chain, row.seq, bytes(row.hash)
 
 
+def _rejected_entry(row: Any) -> RejectedEntry:
+    return RejectedEntry(
+        vendor=row.vendor,
+        event_id=row.event_id,
+        received_at=row.received_at,
+        reason_code=row.reason_code,
+        reason_detail=row.reason_detail,
+        chain=row.chain,
+        source_offset=row.source_offset,
+        seq=row.seq,
+    )
+
+
 async def rejected_entries(
     conn: AsyncConnection, vendor: str | None, period: str | None, limit: int
 ) -> list[RejectedEntry]:
@@ -171,19 +184,7 @@ async def rejected_entries(
         query = query.where(entries.c.vendor == vendor)
     if period is not None:
         query = query.where(entries.c.period == period)
-    return [
-        RejectedEntry(
-            vendor=row.vendor,
-            event_id=row.event_id,
-            received_at=row.received_at,
-            reason_code=row.reason_code,
-            reason_detail=row.reason_detail,
-            chain=row.chain,
-            source_offset=row.source_offset,
-            seq=row.seq,
-        )
-        for row in await conn.execute(query)
-    ]
+    return [_rejected_entry(row) for row in await conn.execute(query)]
 
 
 async def rejected_entries_after(
@@ -209,19 +210,7 @@ async def rejected_entries_after(
             "limit": limit,
         },
     )
-    return [
-        RejectedEntry(
-            vendor=row.vendor,
-            event_id=row.event_id,
-            received_at=row.received_at,
-            reason_code=row.reason_code,
-            reason_detail=row.reason_detail,
-            chain=row.chain,
-            source_offset=row.source_offset,
-            seq=row.seq,
-        )
-        for row in rows
-    ]
+    return [_rejected_entry(row) for row in rows]
 
 
 async def licence_events(
