@@ -1,8 +1,10 @@
 # Usage ledger: developer and CI entry points.
 #   make setup   virtualenv + the project (editable) with its dev tools; reruns when pyproject changes
-#   make test    services up (Kafka + PostgreSQL, installed on first use), then the whole test suite
+#   make test    services up (Kafka + PostgreSQL, installed on first use) and Chromium for the
+#                browser tests (Debian's package, installed on first use), then the whole test suite
 #   make lint    ruff check, ruff format --check, mypy --strict
 #   make fuzz-api  schemathesis against the HTTP API, longer than the bounded run in make test
+#   make screenshots  the browser tests, saving each page's screenshot to docs/screenshots/
 #   make demo / make bench / make up / make status / make down / make clean
 
 SHELL := /bin/bash
@@ -14,7 +16,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TYPED_PACKAGES := ledger streams schemas billing infra
 
-.PHONY: setup test lint demo bench fuzz-api up status down clean
+.PHONY: setup test lint demo bench fuzz-api screenshots up status down clean
 
 setup: $(INSTALLED)
 
@@ -26,6 +28,7 @@ $(INSTALLED): pyproject.toml
 
 test: setup
 	$(BIN)/ledger infra up
+	$(BIN)/ledger infra browser
 	$(BIN)/pytest -q
 
 lint: setup
@@ -40,6 +43,13 @@ demo: setup
 fuzz-api: setup
 	$(BIN)/ledger infra up
 	LEDGER_FUZZ_EXAMPLES=$${LEDGER_FUZZ_EXAMPLES:-300} $(BIN)/pytest -q tests/http/test_schemathesis.py
+
+# The browser tests save screenshots to build/screenshots/ (a test artefact) unless told
+# otherwise; these are the ones the README shows.
+screenshots: setup
+	$(BIN)/ledger infra up
+	$(BIN)/ledger infra browser
+	LEDGER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 bench: setup
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else echo "bench not yet written"; fi

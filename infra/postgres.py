@@ -27,6 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
+from infra.apt import apt_install
 from infra.common import (
     InfraError,
     free_port,
@@ -55,9 +56,6 @@ postgres_stop_timeout_s = 60
 dead_postmaster_wait_s = 60  # a crashed postmaster's zombie, until init reaps it
 connect_timeout_s = 5
 initdb_timeout_s = 300
-apt_update_timeout_s = 600
-apt_install_timeout_s = 900
-apt_lock_timeout_s = 300
 unix_socket_path_bytes_max = 107  # sun_path is 108 bytes with the terminating NUL
 max_connections = 200
 
@@ -187,26 +185,7 @@ def find_bin_dir(root: Path = debian_postgres_root, version: str | None = None) 
 
 def install_postgres() -> Path:
     """apt-get install postgresql (we are root on Debian); the bin dir it brought."""
-    if shutil.which("apt-get") is None:
-        raise InfraError(
-            "apt-get not available and PostgreSQL is not installed: install the PostgreSQL"
-            " server (initdb, pg_ctl) or set LEDGER_DATABASE_URL"
-        )
-    if os.geteuid() != 0:
-        raise InfraError(
-            "PostgreSQL is not installed: run `sudo apt-get install -y postgresql`"
-            " (installing needs root) or set LEDGER_DATABASE_URL"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock_option = ["-o", f"DPkg::Lock::Timeout={apt_lock_timeout_s}"]
-    log.info("installing PostgreSQL with apt-get (first use on this machine)")
-    run_command(["apt-get", *lock_option, "update"], "apt-get update", apt_update_timeout_s, env)
-    run_command(
-        ["apt-get", *lock_option, "install", "-y", "--no-install-recommends", "postgresql"],
-        "apt-get install postgresql",
-        apt_install_timeout_s,
-        env,
-    )
+    apt_install(["postgresql"], "PostgreSQL", "or set LEDGER_DATABASE_URL")
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise InfraError(f"apt-get installed postgresql but {debian_postgres_root} has no initdb")

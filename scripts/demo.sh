@@ -1,70 +1,149 @@
 #!/usr/bin/env bash
-# The product in two minutes: a catalogue, two months of usage with mistakes, late
-# events and duplicates, settlements with an adjustment, exports (JSON, CSV, EHF),
-# verify, trace and a replay that reproduces everything.
+# The whole partnership, end to end through the HTTP API: seven municipalities, five
+# vendors, two school months (about 1,000,000 events by default) with double clicks,
+# resent batches, late events and bad events; settlements with adjustments, exports
+# (JSON, CSV, EHF), verify, a replay that reproduces everything, and a summary table.
+#
+#   DEMO_EVENTS=200000 make demo      # a smaller run
+#   DEMO_SEED, DEMO_WORKSPACE, DEMO_OUT, DEMO_PORT  change the rest
+#
+# Each step prints one line; the server's and worker's logs go to $out/logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ledger=".venv/bin/ledger"
 python=".venv/bin/python"
+events="${DEMO_EVENTS:-1000000}"
+seed="${DEMO_SEED:-1}"
 workspace="${DEMO_WORKSPACE:-demo_$(date +%Y%m%d_%H%M%S)}"
 out="${DEMO_OUT:-demo-out/$workspace}"
-mkdir -p "$out/events"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+port="${DEMO_PORT:-$($python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+url="http://127.0.0.1:$port"
+logs="$out/logs"
+tokens="$out/tokens.txt"
+mkdir -p "$logs"
+export LEDGER_WORKSPACE="$workspace"
 
-step "Starting Kafka (KRaft) and PostgreSQL (first run installs them)"
-$ledger infra up --workspace "$workspace"
-
-step "Loading the catalogue: 3 municipalities, 2 vendors, 4 licences"
-$ledger catalogue load examples/catalogue.yaml --workspace "$workspace"
-
-step "Generating usage: September, late September events, October"
-$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-09 --events 20000 --seed 1 --id-prefix sep --out "$out/events/september.jsonl"
-$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-09 --events 300 --seed 3 --id-prefix late --out "$out/events/late-september.jsonl"
-$python -m ledger.demo.simulate examples/catalogue.yaml --period 2026-10 --events 20000 --seed 2 --id-prefix oct --out "$out/events/october.jsonl"
-
-step "Vendors send September, plus some mistakes and a resent batch"
-$ledger ingest "$out/events/september.jsonl" --workspace "$workspace"
-$ledger ingest examples/bad-events.jsonl --workspace "$workspace"
-head -n 500 "$out/events/september.jsonl" > "$out/events/resent.jsonl"
-$ledger ingest "$out/events/resent.jsonl" --workspace "$workspace"
-$ledger process --until-idle --workspace "$workspace"
-
-step "Settling August 2026 (no events yet, but the per-pupil licence charges from August)"
-$ledger settle --period 2026-08 --workspace "$workspace"
-
-step "Settling September 2026"
-$ledger settle --period 2026-09 --workspace "$workspace"
-
-step "Late September events arrive with October"
-$ledger ingest "$out/events/late-september.jsonl" --workspace "$workspace"
-$ledger ingest "$out/events/october.jsonl" --workspace "$workspace"
-
-step "Month-to-date view of October (budgets and caps)"
-$ledger usage --period 2026-10 --workspace "$workspace"
-
-step "Settling October 2026 (with adjustments for late September events)"
-$ledger settle --period 2026-10 --workspace "$workspace"
-
-step "Exporting JSON, CSV and EHF e-invoices to $out/settlements"
-for format in json csv ehf; do
-  for period in 2026-08 2026-09 2026-10; do
-    $ledger export --period "$period" --format "$format" --out "$out/settlements" --workspace "$workspace"
+background_pids=()
+stop_background() {
+  for pid in "${background_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
   done
-done
+  for pid in "${background_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  background_pids=()
+}
+trap stop_background EXIT
 
-step "Auditor: verifying every hash chain and settlement digest"
-$ledger verify --workspace "$workspace"
+started_all=$SECONDS
+# step LABEL COMMAND...: runs COMMAND with its stdout in a log, then prints one line: the
+# label, the time taken and the command's last line of output. Progress bars (stderr, on
+# a terminal only) show while it runs. On failure the log is shown and the demo stops.
+step() {
+  local label="$1" log
+  shift
+  log="$logs/$(echo "$label" | tr -c 'a-zA-Z0-9' '_' | cut -c1-40).log"
+  local started=$SECONDS
+  if ! "$@" > "$log" 2>> "$log.err"; then
+    printf '%-44s FAILED after %ss\n' "$label" "$((SECONDS - started))"
+    cat "$log" "$log.err" >&2
+    exit 1
+  fi
+  printf '%-44s %4ss  %s\n' "$label" "$((SECONDS - started))" "$(tail -n 1 "$log")"
+}
+# Like step, but the command's stderr (its progress bar) stays on the terminal.
+step_with_progress() {
+  local label="$1" log
+  shift
+  log="$logs/$(echo "$label" | tr -c 'a-zA-Z0-9' '_' | cut -c1-40).log"
+  local started=$SECONDS
+  if ! "$@" > "$log"; then
+    printf '%-44s FAILED after %ss\n' "$label" "$((SECONDS - started))"
+    cat "$log" >&2
+    exit 1
+  fi
+  printf '%-44s %4ss  %s\n' "$label" "$((SECONDS - started))" "$(tail -n 1 "$log")"
+}
 
-step "Auditor: tracing an October settlement line to its events"
-$ledger trace "2026-10_3201_987654325" --line 1 --workspace "$workspace" | head -n 12
+wait_until_answers() {
+  local deadline=$((SECONDS + 60))
+  until $python -c "import httpx,sys; sys.exit(httpx.get('$url/readyz', timeout=2).status_code != 200)" 2>/dev/null; do
+    if ((SECONDS > deadline)); then
+      echo "ledger serve did not answer on $url; see $logs/serve.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "answering on $url"
+}
 
-step "Auditor: replaying the raw log into an empty workspace"
-$ledger replay --to-workspace "${workspace}_replay" --workspace "$workspace"
+echo "Partnership demo: workspace $workspace, $events events, seed $seed, files in $out"
+infra_up() { $ledger infra up && echo "running (how to reach them: $logs/Kafka_and_PostgreSQL_.log)"; }
+step "Kafka and PostgreSQL (first run installs)" infra_up
+step_with_progress "Generating the partnership" \
+  $ledger demo generate --events "$events" --seed "$seed" --out "$out/data"
+step "Loading the catalogue" $ledger catalogue load "$out/data/catalogue.yaml"
+step "Creating tokens for every party" \
+  $ledger demo tokens "$out/data" --out "$tokens"
 
-step "Archiving September for the five-year retention"
-$ledger archive --period 2026-09 --out "$out/archive" --workspace "$workspace"
+$ledger serve --port "$port" > "$logs/serve.log" 2>&1 &
+background_pids+=($!)
+$ledger worker > "$logs/worker.log" 2>&1 &
+background_pids+=($!)
+step "Starting ledger serve and ledger worker" wait_until_answers
 
-step "Done"
-echo "workspace: $workspace   files: $out"
-ls "$out/settlements" | head -n 20
+step_with_progress "Vendors send September" \
+  $ledger demo send "$out/data" --part 2026-09 --url "$url" --tokens "$tokens"
+# Use goes on while the operator settles September: the worker processes both meanwhile.
+step_with_progress "Vendors send October" \
+  $ledger demo send "$out/data" --part 2026-10 --url "$url" --tokens "$tokens"
+# The per-pupil licence charges from August: August is a period with usage.
+step_with_progress "Worker catches up; settling August 2026" \
+  $ledger demo settle --period 2026-08 --url "$url" --tokens "$tokens"
+step_with_progress "Settling September 2026" \
+  $ledger demo settle --period 2026-09 --url "$url" --tokens "$tokens"
+step_with_progress "Late September events arrive" \
+  $ledger demo send "$out/data" --part 2026-10-late --url "$url" --tokens "$tokens"
+step_with_progress "Settling October (+ September adjustments)" \
+  $ledger demo settle --period 2026-10 --url "$url" --tokens "$tokens"
+stop_background  # the replay below wants both cores
+
+export_all() {
+  # Explicit checks: `step` runs this as an `if` condition, where `set -e` does not apply.
+  local pids=() format pid failed=0
+  for format in json csv ehf; do
+    (for period in 2026-08 2026-09 2026-10; do
+      $ledger export --period "$period" --format "$format" --out "$out/settlements" || exit 1
+    done) > "$logs/export_$format.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  if ((failed)); then
+    echo "an export failed: see $logs/export_*.log"
+    return 1
+  fi
+  echo "$(ls "$out/settlements" | wc -l) files in $out/settlements (JSON, CSV, EHF)"
+}
+# The replay keeps one core busy for minutes: exports and verify use the other meanwhile.
+(
+  step "Exporting JSON, CSV and EHF" export_all
+  step "Verifying chains and settlement digests" $ledger verify
+) > "$logs/alongside_replay.lines" &
+alongside=$!
+step_with_progress "Replaying into ${workspace}_replay" \
+  $ledger replay --to-workspace "${workspace}_replay"
+wait "$alongside" || { cat "$logs/alongside_replay.lines"; exit 1; }
+cat "$logs/alongside_replay.lines"
+
+echo
+$ledger demo summary
+echo
+echo "Done in $((SECONDS - started_all))s. Serve the pages:"
+echo "  $ledger serve --workspace $workspace --port 8000"
+echo "then open http://127.0.0.1:8000/ and sign in with one of these tokens (all parties' are in $tokens):"
+token_of() { awk -v scope="$1" -v subject="$2" '$1 == scope && $2 == subject {print $3; exit}' "$tokens"; }
+first_vendor="$(awk '$1 == "vendor" {print $2; exit}' "$tokens")"
+printf '  %-30s %s\n' "municipality (Bærum, 3201):" "$(token_of municipality 3201)"
+printf '  %-30s %s\n' "vendor ($first_vendor):" "$(token_of vendor "$first_vendor")"
+printf '  %-30s %s\n' "auditor:" "$(token_of auditor revisor)"

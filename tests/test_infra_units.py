@@ -318,3 +318,88 @@ def test_infra_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1
     assert completed.stderr.startswith("ledger: LEDGER_DATABASE_URL must be a PostgreSQL URL")
+
+
+# ---------------------------------------------------------------- apt and Chromium
+
+
+def test_apt_install_waits_for_the_lock_and_skips_recommends() -> None:
+    from infra.apt import apt_install_command, apt_lock_timeout_s
+
+    argv = apt_install_command(["chromium", "fonts-liberation"])
+    assert argv[0] == "apt-get"
+    assert f"DPkg::Lock::Timeout={apt_lock_timeout_s}" in argv
+    assert argv[-4:] == ["-y", "--no-install-recommends", "chromium", "fonts-liberation"]
+    with pytest.raises(InfraError):
+        apt_install_command([])
+
+
+def test_apt_install_says_what_to_run_when_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import apt
+
+    monkeypatch.setattr(apt.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(apt.os, "geteuid", lambda: 1000)
+    with pytest.raises(InfraError, match=r"sudo apt-get install -y chromium.*LEDGER_CHROMIUM"):
+        apt.apt_install(["chromium"], "Chromium", "or set LEDGER_CHROMIUM")
+    monkeypatch.setattr(apt.shutil, "which", lambda name: None)
+    with pytest.raises(InfraError, match="apt-get is not available"):
+        apt.apt_install(["chromium"], "Chromium", "or set LEDGER_CHROMIUM")
+
+
+def test_chromium_is_found_by_setting_then_debian_path_then_path() -> None:
+    from infra.chromium import debian_chromium_path, find_chromium
+
+    everywhere = {Path("/opt/chrome/chrome"), debian_chromium_path, Path("/snap/bin/chromium")}
+
+    def is_executable(path: Path) -> bool:
+        return path in everywhere
+
+    def which(name: str) -> str | None:
+        return "/snap/bin/chromium" if name == "chromium" else None
+
+    chosen = {"LEDGER_CHROMIUM": "/opt/chrome/chrome"}
+    assert find_chromium(chosen, which, is_executable) == Path("/opt/chrome/chrome")
+    assert find_chromium({}, which, is_executable) == debian_chromium_path
+    everywhere.discard(debian_chromium_path)
+    assert find_chromium({}, which, is_executable) == Path("/snap/bin/chromium")
+    assert find_chromium({}, lambda name: None, is_executable) is None
+
+
+def test_a_chromium_setting_that_names_nothing_is_an_error_not_a_fallback() -> None:
+    from infra.chromium import find_chromium
+
+    with pytest.raises(InfraError, match="LEDGER_CHROMIUM=/nowhere/chromium"):
+        find_chromium(
+            {"LEDGER_CHROMIUM": "/nowhere/chromium"}, lambda name: "/usr/bin/x", lambda path: False
+        )
+
+
+def test_chromium_flags_keep_it_headless_and_off_the_network() -> None:
+    from infra.chromium import chromium_flags
+
+    assert len(set(chromium_flags)) == len(chromium_flags)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
+        assert flag in chromium_flags
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("Chromium 156.0.8078.114 built on Debian GNU/Linux 12 (bookworm)", (156, 0, 8078, 114)),
+        ("Google Chrome 131.0.6778.85 ", (131, 0, 6778, 85)),
+        ("chromium: error while loading shared libraries", None),
+    ],
+)
+def test_chromium_version_lines(text: str, version: tuple[int, ...] | None) -> None:
+    from infra.chromium import parse_chromium_version
+
+    assert parse_chromium_version(text) == version

@@ -10,6 +10,8 @@ from typer._click import exceptions as click_exceptions
 # Command modules register themselves on `app` when imported.
 from ledger.cli import (
     audit_commands,  # verify, trace, replay, archive
+    budget_commands,  # budget set|list
+    demo_commands,  # demo generate|send|settle|summary
     ehf_commands,  # validate-ehf
     infra_commands,  # infra up|down|status
     serve_command,  # serve
@@ -23,6 +25,8 @@ from ledger.cli.app import BadInput, app
 __all__ = [
     "app",
     "audit_commands",
+    "budget_commands",
+    "demo_commands",
     "ehf_commands",
     "infra_commands",
     "main",

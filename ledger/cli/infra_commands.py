@@ -1,4 +1,5 @@
-"""`ledger infra up|down|status`: the local Kafka broker and PostgreSQL server."""
+"""`ledger infra up|down|status|browser`: the local Kafka broker and PostgreSQL server, and
+the Chromium the browser tests drive."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from infra.chromium import chromium_version, ensure_chromium
 from infra.common import InfraError
 from infra.services import (
     ServiceStatus,
@@ -115,3 +117,13 @@ def status(workspace: WorkspaceOption = "default") -> None:
         console.print(
             f"  {service.name:<9} {describe_state(service)}  {service.address or '-'}{pid}"
         )
+
+
+@infra_app.command("browser")
+def browser() -> None:
+    """Print the Chromium the browser tests drive, installing Debian's package when missing."""
+    with infra_errors(), progress_on_stderr():
+        path = ensure_chromium()
+        version = chromium_version(path)
+    error_console.print(f"[dim]{version}[/dim]")
+    console.print(str(path))

@@ -122,4 +122,4 @@ def export(
     written = run(go)
     if not written:
         raise BadInput(f"no settlements issued for {period}: run `ledger settle --period {period}`")
-    console.print(f"wrote {len(written)} {format_} files to {out}")
+    console.print(f"wrote {len(written)} {format_} files for {period} to {out}")

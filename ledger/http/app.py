@@ -15,6 +15,7 @@ from ledger.http.docs import install_docs
 from ledger.http.errors import ErrorBody, install_error_handlers
 from ledger.http.metrics import ApiMetrics, install_metrics
 from ledger.http.ratelimit import RateLimiter
+from ledger.http.web import install_web
 
 api_title: Final = "Usage ledger"
 api_version: Final = "1"
@@ -88,6 +89,7 @@ def create_app(service: ApiService, *, rate_limiter: RateLimiter | None = None) 
     app.include_router(usage.router)
     app.include_router(auditor.router)
     app.include_router(admin.router)
+    install_web(app)  # the pages: not in the OpenAPI description
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 ledger_schema = "ledger"
@@ -88,6 +90,15 @@ entries = Table(
         "seq",
         postgresql_where="status = 'rejected'",
     ),
+)
+
+# The vendor page's per-day counts (revision 0005): index-only by vendor and time of use.
+Index(
+    "entries_vendor_day_of_use",
+    entries.c.vendor,
+    func.coalesce(entries.c.occurred_at, entries.c.received_at),
+    postgresql_include=["status", "licence_id", "reason_code", "occurred_at", "received_at"],
+    postgresql_where=entries.c.kind == "event",
 )
 
 catalogue_versions = Table(
@@ -183,6 +194,20 @@ api_token_revocations = Table(
     ),
 )
 
+# Budgets (revision 0004): a later row supersedes earlier ones, so nothing is ever changed.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("budget_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("municipality", Text, nullable=False),
+    Column("licence", Text, nullable=False),
+    Column("from_period", Text, nullable=False),
+    Column("standing", Boolean, nullable=False),  # false: that month only
+    Column("amount_ore", BigInteger, nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Index("budgets_municipality_licence", "municipality", "licence", "budget_id"),
+)
+
 ledger_tables: tuple[Table, ...] = (
     entries,
     catalogue_versions,
@@ -191,4 +216,5 @@ ledger_tables: tuple[Table, ...] = (
     settlement_lines,
     api_tokens,
     api_token_revocations,
+    budgets,
 )

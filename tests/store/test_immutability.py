@@ -30,6 +30,8 @@ INSERT INTO ledger.settlement_lines VALUES
 INSERT INTO ledger.api_tokens VALUES
     ('0123456789ab', 'auditor', 'Revisor', sha256('x'), now(), NULL);
 INSERT INTO ledger.api_token_revocations VALUES ('0123456789ab', now());
+INSERT INTO ledger.budgets (municipality, licence, from_period, standing, amount_ore, set_at)
+    VALUES ('3201', 'L-1', '2026-10', false, 100, now());
 """
 
 CHANGES = {
@@ -55,6 +57,7 @@ CHANGES = {
         "UPDATE ledger.api_token_revocations SET revoked_at = now()",
         "DELETE FROM ledger.api_token_revocations",
     ),
+    "budgets": ("UPDATE ledger.budgets SET amount_ore = 1", "DELETE FROM ledger.budgets"),
 }
 
 

@@ -24,7 +24,7 @@ async def test_migrate_twice_and_concurrently_reaches_head_once(fresh_database_u
         tables = await connection.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'ledger' ORDER BY tablename"
         )
-    assert [row["version_num"] for row in versions] == ["0003"]
+    assert [row["version_num"] for row in versions] == ["0005"]
     assert [row["tablename"] for row in tables] == sorted(
         ["alembic_version", *(table.name for table in ledger_tables)]
     )
