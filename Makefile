@@ -5,6 +5,8 @@
 #   make lint    ruff check, ruff format --check, mypy --strict
 #   make fuzz-api  schemathesis against the HTTP API, longer than the bounded run in make test
 #   make screenshots  the browser tests, saving each page's screenshot to docs/screenshots/
+#   make soak    the fault harness for 10 minutes (SOAK_SECONDS) on private services, ingest at
+#                its maximum, >= 200 worker kills; report in bench-out/soak/
 #   make demo / make bench / make up / make status / make down / make clean
 
 SHELL := /bin/bash
@@ -16,7 +18,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TYPED_PACKAGES := ledger streams schemas billing infra
 
-.PHONY: setup test lint demo bench fuzz-api screenshots up status down clean
+.PHONY: setup test lint demo bench fuzz-api screenshots soak up status down clean
 
 setup: $(INSTALLED)
 
@@ -50,6 +52,11 @@ screenshots: setup
 	$(BIN)/ledger infra up
 	$(BIN)/ledger infra browser
 	LEDGER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
+
+# Its own broker and PostgreSQL under a temporary folder (it kills and restarts them), never
+# the ones `make up` runs; the ledger must equal an uninterrupted replay at the end.
+soak: setup
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(BIN)/python -m tests.faults.soak
 
 bench: setup
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else echo "bench not yet written"; fi

@@ -5,12 +5,20 @@ start), `data/` (the log dirs: topics live here), `logs/` (the broker's own logs
 (ports and cluster id, chosen once and kept), `broker.pid`.
 The jars are cached outside the checkout (`$LEDGER_CACHE` or `~/.cache/usage-ledger`), shared by
 every home on the machine, so only the first start on a machine downloads them.
+
+Locked by default: clients authenticate with SASL/SCRAM-SHA-512 (users made when the storage is
+formatted, passwords kept by infra/credentials.py) and StandardAuthorizer refuses whatever no
+ACL allows. Three principals: admin (the super user: topics and ACLs), ingest (writes the raw
+log) and worker (reads it); streams/topics.py grants the last two per workspace. The controller
+listener takes SASL/PLAIN (KRaft controllers cannot use SCRAM) with the admin's password.
+A broker made before this (PLAINTEXT) is upgraded by `secure_broker`.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -20,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -42,6 +51,14 @@ from infra.common import (
     wait_until_ready,
     write_state,
     write_text_atomic,
+)
+from infra.credentials import (
+    Login,
+    ensure_password,
+    kafka_admin_secret,
+    kafka_ingest_secret,
+    kafka_worker_secret,
+    write_secret_file,
 )
 
 kafka_version = "3.9.2"
@@ -68,6 +85,20 @@ log_file_bytes_max = 10 * 1024 * 1024
 log_files_kept = 5
 broker_main_class = "kafka.Kafka"
 storage_tool_main_class = "kafka.tools.StorageTool"
+config_tool_main_class = "kafka.admin.ConfigCommand"
+config_tool_timeout_s = 120
+
+sasl_mechanism = "SCRAM-SHA-512"
+scram_iterations = 8192
+controller_sasl_mechanism = "PLAIN"  # KRaft controllers authenticate before SCRAM users load
+client_listener_name = "SASL_PLAINTEXT"
+admin_principal = "ledger-admin"
+ingest_principal = "ledger-ingest"
+worker_principal = "ledger-worker"
+secured_state_value = "sasl-scram-sha-512 v1"  # state.json "security": this broker is locked
+authorizer_class = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+log = logging.getLogger(__name__)
 
 pom_path = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 
@@ -120,6 +151,19 @@ class BrokerPaths:
 
 
 @dataclass(frozen=True)
+class BrokerLogins:
+    """The SCRAM users of a locked broker."""
+
+    admin: Login
+    ingest: Login
+    worker: Login
+
+    @property
+    def all(self) -> tuple[Login, Login, Login]:
+        return (self.admin, self.ingest, self.worker)
+
+
+@dataclass(frozen=True)
 class BrokerPorts:
     broker: int
     controller: int
@@ -144,19 +188,58 @@ def render_properties(settings: dict[str, str], heading: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def server_settings(ports: BrokerPorts, data_dir: Path) -> dict[str, str]:
+def jaas_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def listener_settings(ports: BrokerPorts, admin: Login | None) -> dict[str, str]:
+    """SASL on both listeners when `admin` is given; PLAINTEXT (a broker not yet locked) if not."""
+    if admin is None:
+        return {
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{ports.broker}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        }
+    user, password = jaas_quote(admin.username), jaas_quote(admin.password)
+    client = client_listener_name
+    return {
+        "listeners": f"{client}://127.0.0.1:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}",
+        "advertised.listeners": f"{client}://127.0.0.1:{ports.broker}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": client,
+        "listener.security.protocol.map": f"CONTROLLER:SASL_PLAINTEXT,{client}:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": sasl_mechanism,
+        "sasl.mechanism.inter.broker.protocol": sasl_mechanism,
+        f"listener.name.{client.lower()}.{sasl_mechanism.lower()}.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f" username={user} password={password};"
+        ),
+        "sasl.mechanism.controller.protocol": controller_sasl_mechanism,
+        "listener.name.controller.sasl.enabled.mechanisms": controller_sasl_mechanism,
+        "listener.name.controller.plain.sasl.jaas.config": (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required"
+            f" username={user} password={password}"
+            f" user_{admin.username}={password};"
+        ),
+        "authorizer.class.name": authorizer_class,
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{admin.username}",
+    }
+
+
+def server_settings(
+    ports: BrokerPorts, data_dir: Path, admin: Login | None = None
+) -> dict[str, str]:
     """Single-node KRaft on loopback, tuned for tests and a developer machine."""
     return {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{ports.controller}",
-        "listeners": (
-            f"PLAINTEXT://127.0.0.1:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{ports.broker}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        **listener_settings(ports, admin),
         "log.dirs": str(data_dir),
         # One broker: every replication factor and ISR is 1.
         "default.replication.factor": "1",
@@ -183,8 +266,27 @@ def server_settings(ports: BrokerPorts, data_dir: Path) -> dict[str, str]:
     }
 
 
-def render_server_properties(ports: BrokerPorts, data_dir: Path) -> str:
-    return render_properties(server_settings(ports, data_dir), "Kafka single-node KRaft broker")
+def render_server_properties(ports: BrokerPorts, data_dir: Path, admin: Login | None = None) -> str:
+    return render_properties(
+        server_settings(ports, data_dir, admin), "Kafka single-node KRaft broker"
+    )
+
+
+def scram_argument(login: Login) -> str:
+    """One `--add-scram` (storage format) value: the user's SCRAM-SHA-512 credential."""
+    return f"{sasl_mechanism}=[name={login.username},password={login.password}]"
+
+
+def client_security_options(login: Login | None) -> dict[str, Any]:
+    """aiokafka keyword arguments to authenticate as `login` (none: PLAINTEXT)."""
+    if login is None:
+        return {}
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": sasl_mechanism,
+        "sasl_plain_username": login.username,
+        "sasl_plain_password": login.password,
+    }
 
 
 def render_log4j_properties(logs_dir: Path) -> str:
@@ -334,10 +436,36 @@ def broker_bootstrap(home: Path) -> str | None:
     return ports.bootstrap
 
 
-async def metadata_answers(bootstrap: str) -> bool:
+def broker_logins(home: Path) -> BrokerLogins:
+    """The SCRAM users' logins (passwords made on first use)."""
+    return BrokerLogins(
+        admin=Login(admin_principal, ensure_password(home, kafka_admin_secret)),
+        ingest=Login(ingest_principal, ensure_password(home, kafka_ingest_secret)),
+        worker=Login(worker_principal, ensure_password(home, kafka_worker_secret)),
+    )
+
+
+def is_secured(paths: BrokerPaths) -> bool:
+    return read_state(paths.state_file).get("security") == secured_state_value
+
+
+def mark_secured(paths: BrokerPaths) -> None:
+    state = read_state(paths.state_file)
+    state["security"] = secured_state_value
+    write_state(paths.state_file, state)
+
+
+def secured_logins(home: Path) -> BrokerLogins | None:
+    """This home's broker logins when its broker is locked; None for an unlocked one."""
+    return broker_logins(home) if is_secured(BrokerPaths.of(home)) else None
+
+
+async def metadata_answers(bootstrap: str, login: Login | None = None) -> bool:
     """One real metadata request: the broker is up only when a client gets an answer."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=metadata_request_timeout_ms
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=metadata_request_timeout_ms,
+        **client_security_options(login),
     )
     try:
         await admin.start()
@@ -350,11 +478,11 @@ async def metadata_answers(bootstrap: str) -> bool:
             await admin.close()
 
 
-async def broker_answers(bootstrap: str) -> bool:
+async def broker_answers(bootstrap: str, login: Login | None = None) -> bool:
     host, _, port = bootstrap.rpartition(":")
     if not port_is_open(host, int(port)):
         return False
-    return await metadata_answers(bootstrap)
+    return await metadata_answers(bootstrap, login)
 
 
 # ---------------------------------------------------------------- start and stop
@@ -392,9 +520,17 @@ def is_usable_cluster_id(cluster_id: str) -> bool:
     return len(cluster_id) == 22 and not cluster_id.startswith("-")
 
 
-def format_storage(java: Path, libs: Path, paths: BrokerPaths) -> None:
-    """Format the KRaft log dir once (meta.properties marks a formatted one)."""
-    if (paths.data_dir / "meta.properties").is_file():
+def is_formatted(paths: BrokerPaths) -> bool:
+    return (paths.data_dir / "meta.properties").is_file()
+
+
+def format_storage(java: Path, libs: Path, paths: BrokerPaths, logins: BrokerLogins) -> None:
+    """Format the KRaft log dir once (meta.properties marks a formatted one), with the users.
+
+    (The passwords are on the storage tool's command line for its few seconds: only root and
+    this user can read another process's arguments on a default Linux.)
+    """
+    if is_formatted(paths):
         return
     state = read_state(paths.state_file)
     cluster_id = state.get("cluster_id")
@@ -414,31 +550,53 @@ def format_storage(java: Path, libs: Path, paths: BrokerPaths) -> None:
             cluster_id,
             "-c",
             str(paths.server_properties),
+            *[
+                argument
+                for login in logins.all
+                for argument in ("--add-scram", scram_argument(login))
+            ],
         ),
         "formatting the Kafka storage",
         storage_format_timeout_s,
     )
+    mark_secured(paths)
 
 
-def launch_broker(home: Path) -> str:
+def launch_broker(home: Path, *, secure_running: bool = False) -> str:
     """Start this home's broker unless it runs; returns its bootstrap address at once.
 
     The caller then waits with `wait_for_broker` (so PostgreSQL can start meanwhile).
-    Callers hold the services lock.
+    A broker made before SASL is upgraded when this call starts it; one that runs unlocked
+    is restarted locked only with `secure_running` (`ledger infra up`), never as a side
+    effect of another command. Callers hold the services lock.
     """
     paths = BrokerPaths.of(home)
     ports = chosen_ports(paths)
     if ports is not None and broker_pid(paths) is not None:
-        return ports.bootstrap
+        if is_secured(paths):
+            return ports.bootstrap
+        if not secure_running:
+            log.warning(
+                "the Kafka broker under %s takes any client (made before SASL):"
+                " run `ledger infra up` to lock it",
+                paths.root,
+            )
+            return ports.bootstrap
+        stop_broker(home)
     java = find_java()
     check_java(java)
     libs = ensure_libs()
     for directory in (paths.config_dir, paths.data_dir, paths.logs_dir):
         directory.mkdir(parents=True, exist_ok=True)
     ports = choose_ports(paths)
-    write_text_atomic(paths.server_properties, render_server_properties(ports, paths.data_dir))
+    logins = broker_logins(home)
     write_text_atomic(paths.log4j_properties, render_log4j_properties(paths.logs_dir))
-    format_storage(java, libs, paths)
+    if is_formatted(paths) and not is_secured(paths):
+        secure_broker(home, java, libs, paths, ports, logins)
+    write_secret_file(
+        paths.server_properties, render_server_properties(ports, paths.data_dir, logins.admin)
+    )
+    format_storage(java, libs, paths, logins)
     pid = spawn_detached(
         java_command(java, libs, paths, broker_main_class, str(paths.server_properties)),
         paths.console_log,
@@ -448,12 +606,60 @@ def launch_broker(home: Path) -> str:
     return ports.bootstrap
 
 
+def secure_broker(
+    home: Path, java: Path, libs: Path, paths: BrokerPaths, ports: BrokerPorts, logins: BrokerLogins
+) -> None:
+    """Give a broker formatted before SASL its SCRAM users, keeping every topic.
+
+    The users of a KRaft cluster live in its metadata log, which only a running broker
+    writes: start it once more as it was (PLAINTEXT), add them with Kafka's own config tool,
+    stop it. The caller then starts it locked.
+    """
+    log.warning("locking the Kafka broker under %s: adding its SCRAM users", paths.root)
+    write_text_atomic(paths.server_properties, render_server_properties(ports, paths.data_dir))
+    pid = spawn_detached(
+        java_command(java, libs, paths, broker_main_class, str(paths.server_properties)),
+        paths.console_log,
+        cwd=paths.root,
+    )
+    write_text_atomic(paths.pid_file, f"{pid}\n")
+    wait_for_broker(home)
+    try:
+        for login in logins.all:
+            run_command(
+                java_command(
+                    java,
+                    libs,
+                    paths,
+                    config_tool_main_class,
+                    "--bootstrap-server",
+                    ports.bootstrap,
+                    "--alter",
+                    "--add-config",
+                    f"{sasl_mechanism}=[iterations={scram_iterations},password={login.password}]",
+                    "--entity-type",
+                    "users",
+                    "--entity-name",
+                    login.username,
+                ),
+                f"adding the Kafka user {login.username}",
+                config_tool_timeout_s,
+            )
+    finally:
+        stop_broker(home)
+    mark_secured(paths)
+
+
 def wait_for_broker(home: Path, timeout_s: float = broker_start_timeout_s) -> str:
-    """Block until the broker answers a metadata request; InfraError after timeout_s."""
+    """Block until the broker answers a metadata request; InfraError after timeout_s.
+
+    A locked broker is asked as its admin; one not yet locked without SASL.
+    """
     paths = BrokerPaths.of(home)
     ports = chosen_ports(paths)
     if ports is None:
         raise InfraError(f"no Kafka broker was started under {home}")
+    login = broker_logins(home).admin if is_secured(paths) else None
 
     def gave_up() -> str | None:
         if broker_pid(paths) is not None:
@@ -463,7 +669,7 @@ def wait_for_broker(home: Path, timeout_s: float = broker_start_timeout_s) -> st
 
     run_blocking(
         wait_until_ready(
-            lambda: broker_answers(ports.bootstrap),
+            lambda: broker_answers(ports.bootstrap, login),
             f"the Kafka broker at {ports.bootstrap} (see {paths.logs_dir})",
             timeout_s,
             gave_up,

@@ -6,6 +6,13 @@ kept). PostgreSQL refuses to run as root: when we are root, the cluster belongs 
 system user (created by Debian's package) and every server command runs through `runuser`; the
 folders it needs are chowned to it, and any parent folder it could not pass through gets o+x
 (traverse only, never read). Any other user runs the cluster as itself.
+
+Locked by default: every connection, over loopback or the socket, authenticates with
+scram-sha-256. Three roles, their passwords kept by infra/credentials.py: the superuser
+(`postgres`, for infra/ alone), the owner (`ledger_owner`: creates the workspace databases and
+runs the migrations, so it owns every ledger table) and the application (`ledger_app`, a member
+of the NOLOGIN `ledger_writer` that may only SELECT and INSERT). A cluster made before this
+(trust) is locked in place by `lock_cluster`: roles and passwords first, then pg_hba.conf.
 """
 
 from __future__ import annotations
@@ -44,13 +51,31 @@ from infra.common import (
     wait_until_ready,
     write_state,
 )
+from infra.credentials import (
+    Login,
+    ensure_password,
+    postgres_app_secret,
+    postgres_owner_secret,
+    postgres_superuser_secret,
+    secrets_folder,
+    write_secret_file,
+)
 
 log = logging.getLogger(__name__)
 
 debian_postgres_root = Path("/usr/lib/postgresql")
 cluster_owner_name = "postgres"
 superuser_name = "postgres"
+owner_role_name = "ledger_owner"
+app_role_name = "ledger_app"
+# The NOLOGIN role the application's sessions run as (ledger/store/engine.py `writer_role`;
+# infra imports nothing of the ledger, a test checks they agree).
+writer_role_name = "ledger_writer"
+authentication_method = "scram-sha-256"
+locked_state_value = "scram-sha-256 roles v1"  # state.json "auth": this cluster is locked
+roles_version = 2  # state.json "roles": bumped when role_statements change (re-run once)
 maintenance_database = "postgres"
+system_databases = ("postgres", "template0", "template1")
 postgres_start_timeout_s = 60
 postgres_stop_timeout_s = 60
 dead_postmaster_wait_s = 60  # a crashed postmaster's zombie, until init reaps it
@@ -87,6 +112,24 @@ class ClusterPaths:
     @property
     def local_socket_dir(self) -> Path:
         return self.root / "run"
+
+    @property
+    def hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the ledger reaches a running cluster (SQLAlchemy asyncpg URLs, passwords included).
+
+    owner_url: the maintenance database as the owner role (CREATE DATABASE, migrations);
+    app_url: the same database as the application role. locked: False only for a cluster
+    made before passwords that nobody asked to lock yet (both URLs are then the superuser's).
+    """
+
+    owner_url: str
+    app_url: str
+    locked: bool
 
 
 @dataclass(frozen=True)
@@ -130,6 +173,7 @@ def server_settings(port: int, socket_dir: Path) -> dict[str, str]:
         "max_parallel_workers": "2",
         "max_parallel_workers_per_gather": "1",
         "max_parallel_maintenance_workers": "1",
+        "password_encryption": quote_setting(authentication_method),
         "timezone": quote_setting("UTC"),
         "log_timezone": quote_setting("UTC"),
         "lc_messages": quote_setting("C"),
@@ -149,17 +193,30 @@ def render_server_settings(port: int, socket_dir: Path) -> str:
 
 
 def render_hba() -> str:
-    """Trust on loopback and the private socket only; nothing else may connect."""
+    """Loopback and the private socket only, and a password (scram-sha-256) on both."""
     return (
-        "# Written by infra/postgres.py. Loopback and the private unix socket only.\n"
+        "# Written by infra/postgres.py. Loopback and the private unix socket only, and every\n"
+        "# connection proves its password (scram-sha-256): nobody is trusted.\n"
         "# TYPE  DATABASE  USER  ADDRESS       METHOD\n"
-        "local   all       all                 trust\n"
-        "host    all       all   127.0.0.1/32  trust\n"
+        f"local   all       all                 {authentication_method}\n"
+        f"host    all       all   127.0.0.1/32  {authentication_method}\n"
     )
 
 
-def server_url(port: int) -> str:
-    return f"postgresql+asyncpg://{superuser_name}@127.0.0.1:{port}/{maintenance_database}"
+def server_url(port: int, login: Login | None = None) -> str:
+    """The maintenance database as `login` (the superuser without a password when None)."""
+    if login is None:
+        return f"postgresql+asyncpg://{superuser_name}@127.0.0.1:{port}/{maintenance_database}"
+    return (
+        f"postgresql+asyncpg://{login.username}:{login.password}@127.0.0.1:{port}"
+        f"/{maintenance_database}"
+    )
+
+
+def render_passfile(port: int, logins: list[Login]) -> str:
+    """A PGPASSFILE for psql and friends (`PGPASSFILE=<home>/secrets/pgpass psql …`)."""
+    lines = [f"127.0.0.1:{port}:*:{login.username}:{login.password}" for login in logins]
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- binaries
@@ -324,12 +381,29 @@ def choose_port(paths: ClusterPaths) -> int:
     return port
 
 
-async def server_answers(port: int) -> bool:
+def superuser_login(home: Path) -> Login:
+    return Login(superuser_name, ensure_password(home, postgres_superuser_secret))
+
+
+def owner_login(home: Path) -> Login:
+    return Login(owner_role_name, ensure_password(home, postgres_owner_secret))
+
+
+def app_login(home: Path) -> Login:
+    return Login(app_role_name, ensure_password(home, postgres_app_secret))
+
+
+def is_locked(paths: ClusterPaths) -> bool:
+    return read_state(paths.state_file).get("auth") == locked_state_value
+
+
+async def server_answers(port: int, password: str | None = None) -> bool:
     try:
         connection = await asyncpg.connect(
             host="127.0.0.1",
             port=port,
             user=superuser_name,
+            password=password,
             database=maintenance_database,
             timeout=connect_timeout_s,
         )
@@ -350,33 +424,45 @@ def write_owned(path: Path, text: str, owner: ClusterOwner | None) -> None:
     give_to(owner, path)
 
 
-def init_cluster(paths: ClusterPaths, bin_dir: Path, owner: ClusterOwner | None) -> None:
-    """initdb into a side folder, configure it, then rename: a half-made cluster never counts."""
+def init_cluster(
+    paths: ClusterPaths, bin_dir: Path, owner: ClusterOwner | None, superuser_password: str
+) -> None:
+    """initdb into a side folder, configure it, then rename: a half-made cluster never counts.
+
+    The superuser gets its password from the start, so the cluster is never open to anyone.
+    """
     partial = paths.root / "data.initdb"
     shutil.rmtree(partial, ignore_errors=True)
+    password_file = paths.root / ".initdb-password"
+    write_secret_file(password_file, superuser_password + "\n")
+    give_to(owner, password_file)
     log.info("creating the PostgreSQL cluster in %s", paths.data_dir)
-    run_command(
-        as_owner(
-            owner,
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(partial),
-                "-U",
-                superuser_name,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--auth-local=trust",
-                "--auth-host=trust",
-                "--data-checksums",
-            ],
-        ),
-        "initdb",
-        initdb_timeout_s,
-        env={**os.environ, "LC_ALL": "C"},
-        cwd=paths.root,
-    )
+    try:
+        run_command(
+            as_owner(
+                owner,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(partial),
+                    "-U",
+                    superuser_name,
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    f"--pwfile={password_file}",
+                    f"--auth-local={authentication_method}",
+                    f"--auth-host={authentication_method}",
+                    "--data-checksums",
+                ],
+            ),
+            "initdb",
+            initdb_timeout_s,
+            env={**os.environ, "LC_ALL": "C"},
+            cwd=paths.root,
+        )
+    finally:
+        password_file.unlink(missing_ok=True)
     with (partial / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write("\n# infra/postgres.py: our settings, rewritten on every start\n")
         conf.write("include = 'ledger.conf'\n")
@@ -395,11 +481,23 @@ def prepare_directories(paths: ClusterPaths, owner: ClusterOwner | None, port: i
 
 
 def start_postgres(home: Path) -> str:
-    """Start this home's cluster unless it runs (creating it first); the maintenance db URL.
+    """Start this home's cluster unless it runs (creating it first); the owner's URL.
 
     Callers hold the services lock.
     """
+    return start_cluster(home).owner_url
+
+
+def start_cluster(home: Path, *, lock_running: bool = False) -> ClusterAccess:
+    """Start this home's cluster unless it runs (creating it first, locked); how to reach it.
+
+    A cluster made before passwords is locked whenever this call starts it. One that already
+    runs unlocked is locked only with `lock_running` (`ledger infra up`): locking changes how
+    every client connects, which a user asks for, not a side effect of any command.
+    Callers hold the services lock.
+    """
     paths = ClusterPaths.of(home)
+    superuser = superuser_login(home)
     port = running_port(home)
     if port is None:
         bin_dir = cluster_bin_dir(paths)
@@ -408,8 +506,11 @@ def start_postgres(home: Path) -> str:
         port = choose_port(paths)
         socket_dir = prepare_directories(paths, owner, port)
         if not (paths.data_dir / "PG_VERSION").is_file():
-            init_cluster(paths, bin_dir, owner)
+            init_cluster(paths, bin_dir, owner, superuser.password)
         write_owned(paths.data_dir / "ledger.conf", render_server_settings(port, socket_dir), owner)
+        if is_locked(paths):
+            write_owned(paths.hba_file, render_hba(), owner)
+        lock_running = True
         wait_for_dead_postmaster(paths)
         log.info("starting PostgreSQL on 127.0.0.1:%d", port)
         pg_ctl(
@@ -420,8 +521,191 @@ def start_postgres(home: Path) -> str:
             f"starting PostgreSQL (see {paths.log_file})",
             postgres_start_timeout_s,
         )
-    wait_for_postgres(paths, port)
-    return server_url(port)
+    wait_for_postgres(paths, port, superuser.password)
+    if not is_locked(paths):
+        if not lock_running:
+            log.warning(
+                "PostgreSQL under %s trusts every local connection (made before passwords):"
+                " run `ledger infra up` to lock it",
+                paths.root,
+            )
+            return ClusterAccess(server_url(port), server_url(port), locked=False)
+        lock_cluster(home, paths, port)
+    elif read_state(paths.state_file).get("roles") != roles_version:
+        run_blocking(update_roles(port, superuser, owner_login(home), app_login(home)))
+        mark_locked(paths)
+    write_secret_file(
+        secrets_folder(home) / "pgpass", render_passfile(port, [owner_login(home), app_login(home)])
+    )
+    return ClusterAccess(
+        server_url(port, owner_login(home)), server_url(port, app_login(home)), locked=True
+    )
+
+
+def mark_locked(paths: ClusterPaths) -> None:
+    state = read_state(paths.state_file)
+    state["auth"] = locked_state_value
+    state["roles"] = roles_version
+    write_state(paths.state_file, state)
+
+
+def role_statements(owner: Login, app: Login) -> list[str]:
+    """Create or update the owner and application roles; idempotent.
+
+    The owner may create databases and nothing else beyond what it owns; the application role
+    may log in and become `ledger_writer` (SELECT and INSERT only). The owner is a member too:
+    the migrations grant to `ledger_writer` and tests run the application's engine on it.
+    """
+    statements = [
+        f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{writer_role_name}') THEN
+        CREATE ROLE {writer_role_name} NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{owner.username}') THEN
+        CREATE ROLE {owner.username} LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{app.username}') THEN
+        CREATE ROLE {app.username} LOGIN;
+    END IF;
+END
+$$""",
+        f"ALTER ROLE {owner.username} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOREPLICATION"
+        f" NOBYPASSRLS PASSWORD {quote_setting(owner.password)}",
+        f"ALTER ROLE {app.username} LOGIN NOCREATEDB NOSUPERUSER NOCREATEROLE NOREPLICATION"
+        f" NOBYPASSRLS PASSWORD {quote_setting(app.password)}",
+        f"GRANT {writer_role_name} TO {owner.username}",
+        f"GRANT {writer_role_name} TO {app.username}",
+        # DROP DATABASE … WITH (FORCE) ends the application's sessions on it first.
+        f"GRANT pg_signal_backend TO {owner.username}",
+    ]
+    return statements
+
+
+# Objects in a workspace database made by the superuser before roles existed: the owner role
+# must own them to migrate them. (REASSIGN OWNED refuses the bootstrap superuser.)
+reassign_ledger_objects = """
+DO $$
+DECLARE
+    object record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'ledger') THEN
+        RETURN;
+    END IF;
+    EXECUTE pg_catalog.format('ALTER SCHEMA ledger OWNER TO %I', '{owner}');
+    FOR object IN
+        SELECT c.oid::regclass AS name FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'ledger'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', object.name, '{owner}');
+    END LOOP;
+    FOR object IN
+        SELECT c.oid::regclass AS name FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'ledger'::regnamespace AND c.relkind = 'S'
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                            AND d.deptype IN ('a', 'i'))
+    LOOP
+        EXECUTE pg_catalog.format('ALTER SEQUENCE %s OWNER TO %I', object.name, '{owner}');
+    END LOOP;
+    FOR object IN
+        SELECT p.oid::regprocedure AS name FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'ledger'::regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('ALTER ROUTINE %s OWNER TO %I', object.name, '{owner}');
+    END LOOP;
+END
+$$
+"""
+
+
+async def update_roles(port: int, superuser: Login, owner: Login, app: Login) -> None:
+    """Re-run the role statements on a cluster locked by an earlier version of them."""
+    connection = await asyncpg.connect(
+        host="127.0.0.1",
+        port=port,
+        user=superuser.username,
+        password=superuser.password,
+        database=maintenance_database,
+        timeout=connect_timeout_s,
+    )
+    try:
+        for statement in role_statements(owner, app):
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def lock_roles(port: int, superuser: Login, owner: Login, app: Login) -> None:
+    """As the superuser: its password, the two roles, and the owner owning every workspace."""
+    connection = await asyncpg.connect(
+        host="127.0.0.1",
+        port=port,
+        user=superuser.username,
+        password=superuser.password,
+        database=maintenance_database,
+        timeout=connect_timeout_s,
+    )
+    try:
+        await connection.execute(
+            f"ALTER ROLE {superuser.username} PASSWORD {quote_setting(superuser.password)}"
+        )
+        for statement in role_statements(owner, app):
+            await connection.execute(statement)
+        databases = await connection.fetch(
+            "SELECT datname FROM pg_catalog.pg_database WHERE NOT datname = ANY($1::text[])",
+            list(system_databases),
+        )
+        for row in databases:
+            name = row["datname"]
+            await connection.execute(
+                f"ALTER DATABASE {quote_identifier(name)} OWNER TO {owner.username}"
+            )
+    finally:
+        await connection.close()
+    for row in databases:
+        database = await asyncpg.connect(
+            host="127.0.0.1",
+            port=port,
+            user=superuser.username,
+            password=superuser.password,
+            database=row["datname"],
+            timeout=connect_timeout_s,
+        )
+        try:
+            await database.execute(reassign_ledger_objects.replace("{owner}", owner.username))
+        finally:
+            await database.close()
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lock_cluster(home: Path, paths: ClusterPaths, port: int) -> None:
+    """Passwords and roles first (the old trust rules still let us in), then pg_hba.conf."""
+    log.info("locking PostgreSQL under %s: roles, passwords, scram-sha-256", paths.root)
+    run_blocking(lock_roles(port, superuser_login(home), owner_login(home), app_login(home)))
+    owner = cluster_owner()
+    write_owned(paths.hba_file, render_hba(), owner)
+    run_blocking(reload_configuration(port, superuser_login(home)))
+    mark_locked(paths)
+
+
+async def reload_configuration(port: int, superuser: Login) -> None:
+    connection = await asyncpg.connect(
+        host="127.0.0.1",
+        port=port,
+        user=superuser.username,
+        password=superuser.password,
+        database=maintenance_database,
+        timeout=connect_timeout_s,
+    )
+    try:
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
 
 
 def pg_ctl(
@@ -437,7 +721,7 @@ def pg_ctl(
     run_command(as_owner(owner, argv + arguments), what, timeout_s + 10, cwd=paths.root)
 
 
-def wait_for_postgres(paths: ClusterPaths, port: int) -> None:
+def wait_for_postgres(paths: ClusterPaths, port: int, password: str) -> None:
     def gave_up() -> str | None:
         if postmaster_pid(paths) is not None:
             return None
@@ -447,7 +731,7 @@ def wait_for_postgres(paths: ClusterPaths, port: int) -> None:
 
     run_blocking(
         wait_until_ready(
-            lambda: server_answers(port),
+            lambda: server_answers(port, password),
             f"PostgreSQL on 127.0.0.1:{port} (see {paths.log_file})",
             postgres_start_timeout_s,
             gave_up,

@@ -10,17 +10,21 @@ consumer is moved to the position stored in the ledger.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TP, EventT
 
 from ledger.domain.invariants import invariant
 from ledger.domain.processing import RawMessage
 from ledger.domain.submitters import submitter_from_headers
+from streams.access import KafkaAccess
 from streams.handler import BatchHandler, OnBatch, Progress, Rejections, rejected_record
 from streams.supervision import DatabaseGuard, WorkerFailed, WorkerMonitor
 from streams.writer import LedgerWriter, batch_events_max
@@ -30,6 +34,7 @@ broker_commit_interval_s = 1.0
 # A killed worker's partitions move to the survivors after the session timeout.
 broker_session_timeout_s = 10.0
 broker_heartbeat_interval_s = 1.0
+app_stop_on_failed_start_s = 5.0  # cleaning up after a start the broker's absence ended
 
 
 def raw_message(event: EventT[bytes]) -> RawMessage:
@@ -47,10 +52,11 @@ def raw_message(event: EventT[bytes]) -> RawMessage:
     )
 
 
-def _faust_app(app_id: str, bootstrap: str, data_dir: Path) -> faust.App:
+def _faust_app(app_id: str, access: KafkaAccess, data_dir: Path) -> faust.App:
     return faust.App(
         app_id,
-        broker=f"kafka://{bootstrap}",
+        broker=f"kafka://{access.bootstrap}",
+        broker_credentials=access.faust_credentials(),
         store="memory://",
         # Faust formats the path with str.format: keep braces in the path literal.
         datadir=str(data_dir).replace("{", "{{").replace("}", "}}"),
@@ -89,7 +95,7 @@ async def _resume_assigned(
 def build_app(
     *,
     app_id: str,
-    bootstrap: str,
+    kafka: KafkaAccess,
     raw_topic: str,
     rejected_topic: str,
     data_dir: Path,
@@ -105,7 +111,7 @@ def build_app(
     `on_crash` hears of an agent that raised: faust would otherwise restart or drop the
     actor and leave the process alive and idle, holding its partitions.
     """
-    app = _faust_app(app_id, bootstrap, data_dir)
+    app = _faust_app(app_id, kafka, data_dir)
     raw = app.topic(raw_topic, value_type=bytes, key_type=bytes, internal=False)
     rejected = app.topic(rejected_topic, value_type=bytes, key_type=bytes, internal=False)
     handler = BatchHandler(
@@ -138,6 +144,10 @@ def build_app(
     return app
 
 
+class StartFailed(Exception):
+    """Faust could not start because the broker was unreachable; nothing was processed."""
+
+
 def describe_failure(error: BaseException) -> str:
     """One line: the exception's type and message, whitespace folded."""
     text = " ".join(str(error).split())
@@ -160,7 +170,18 @@ async def run_app(
     """
     failed = failed if failed is not None else asyncio.get_running_loop().create_future()
     app.finalize()
-    await app.start()
+    try:
+        await app.start()
+    except (KafkaError, OSError) as error:
+        # Faust bootstraps its clients once, while starting: a broker that goes away in that
+        # moment ends the start with a connection error (and a traceback) instead of the
+        # reconnecting the running clients do. The caller waits for the broker and retries.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.stop(), app_stop_on_failed_start_s)
+        for watcher in watchers:
+            if inspect.iscoroutine(watcher):
+                watcher.close()  # never started: closed, or Python warns of it at exit
+        raise StartFailed(describe_failure(error)) from error
     watching = [asyncio.ensure_future(watcher) for watcher in watchers]
     app_stopped = asyncio.ensure_future(app.wait_until_stopped())
     stopped = asyncio.ensure_future(stop.wait())

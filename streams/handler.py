@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger.domain.chain import EntryDraft
+from ledger.domain.invariants import invariant
 from ledger.domain.processing import RawMessage
-from schemas.codec import encode
+from schemas.codec import encode, message_bytes_max
 from streams.supervision import DatabaseGuard, WorkerMonitor, database_unreachable
 from streams.writer import BatchResult, OffsetGap
 
@@ -51,6 +52,19 @@ class Progress:
     next_offsets: dict[int, int] = field(default_factory=dict)
 
 
+# A notice shows the start of what was sent (the raw log keeps all of it): a rejected message
+# of megabytes must not make a notice larger than the producer sends, or than the rejected
+# topic takes, which would stop the worker at that message.
+rejected_original_bytes_max = 64 * 1024
+faust_producer_request_bytes_max = 1_000_000  # faust's default producer_max_request_size
+rejected_notice_other_bytes_max = 4096  # ids (128 characters each), reason, detail (300)
+invariant(
+    rejected_original_bytes_max + rejected_notice_other_bytes_max
+    < min(faust_producer_request_bytes_max, message_bytes_max),
+    "a rejection notice must fit one produce request and the rejected topic",
+)
+
+
 def rejected_record(message: RawMessage, draft: EntryDraft) -> tuple[bytes, bytes]:
     """The (key, value) of the rejection notice sent to vendors for `message`."""
     key = f"{message.partition}/{message.offset}".encode()
@@ -63,7 +77,7 @@ def rejected_record(message: RawMessage, draft: EntryDraft) -> tuple[bytes, byte
             "event_id": draft.event_id,
             "reason_code": draft.reason_code or "",
             "detail": draft.reason_detail or "",
-            "original": message.value,
+            "original": message.value[:rejected_original_bytes_max],
         },
     )
     return key, value

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import fastavro
 from aiokafka import AIOKafkaProducer
@@ -21,7 +23,8 @@ from aiokafka.structs import RecordMetadata
 from ledger.domain.events import EVENT_FIELDS, event_json_bytes_max
 from ledger.domain.invariants import invariant
 from ledger.domain.submitters import SUBMITTER_HEADER, Submitter
-from schemas.codec import UnencodableRecord, encode
+from schemas.codec import UnencodableRecord, encode, message_bytes_max
+from streams.access import KafkaAccess
 from streams.producer import in_flight_sends_max, raw_log_producer
 
 # The UsageEvent schema's fields (the domain's list) and their Avro types.
@@ -37,6 +40,22 @@ invariant(
     "a batch must fit the producer's in-flight bound",
 )
 AVRO_MAGIC = b"Obj\x01"
+# Reading a JSON Lines file: a longer line cannot be an event, and is not read further.
+line_read_bytes_max = message_bytes_max
+# A message's key and value, leaving room under the broker's limit for the record's framing.
+submission_bytes_max = message_bytes_max - 64 * 1024
+# What fastavro raises on a damaged block: short reads, bad varints, a wrong sync marker,
+# invalid UTF-8, a corrupt compressed block.
+_avro_block_errors = (
+    EOFError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    zlib.error,
+)
 _unencodable_problem = (
     "schema_violation: a field does not fit the usage event schema "
     "(a quantity beyond 64 bits, or text that is not valid Unicode)"
@@ -105,12 +124,16 @@ def usage_event_record(record: object) -> dict[str, object] | None:
 
 
 def event_submission(event: Mapping[str, object]) -> Submission | None:
-    """The message of a `usage_event_record`; None when Avro cannot hold it."""
+    """The message of a `usage_event_record`; None when Avro cannot hold it, or the broker
+    would not take it (megabytes of text: the producer would refuse it and stop the send)."""
     try:
         key = f"{event['vendor']}/{event['event_id']}".encode()
-        return Submission(key, encode("no.ledger.UsageEvent", event))
+        value = encode("no.ledger.UsageEvent", event)
     except (UnencodableRecord, UnicodeEncodeError):
         return None
+    if len(key) + len(value) > submission_bytes_max:
+        return None
+    return Submission(key, value)
 
 
 def submission_for_record(record: object, body: bytes) -> Submission:
@@ -133,15 +156,33 @@ def submission_for_record(record: object, body: bytes) -> Submission:
     return submission
 
 
+def _bounded_lines(file: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """The file's lines, each at most `line_read_bytes_max` (True: cut, the rest skipped), so
+    that a file of one endless line costs bounded memory."""
+    while line := file.readline(line_read_bytes_max + 1):
+        if len(line) <= line_read_bytes_max or line.endswith(b"\n"):
+            yield line, False
+            continue
+        while (rest := file.readline(line_read_bytes_max)) and not rest.endswith(b"\n"):
+            pass
+        yield line[:line_read_bytes_max], True
+
+
 def submissions_from_json_lines(path: Path) -> Iterator[Submission]:
     with path.open("rb") as lines:
-        for line in lines:
+        for line, cut in _bounded_lines(lines):
             body = line.strip()
             if not body:
                 continue
+            if cut:
+                problem = f"malformed: the line is longer than {line_read_bytes_max} bytes"
+                yield _raw_submission(body, problem, None)
+                continue
             try:
                 record = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
+                # ValueError: JSONDecodeError, invalid UTF-8, an integer of 5,000 digits;
+                # RecursionError: arrays nested thousands deep.
                 yield _raw_submission(body, "malformed: not valid JSON", None)
                 continue
             yield submission_for_record(record, body)
@@ -153,9 +194,19 @@ def submissions_from_avro(path: Path) -> Iterator[Submission]:
             reader = fastavro.reader(file)
         except ValueError as error:
             raise IngestFileError(f"{path}: not a readable Avro file ({error})") from error
-        for record in reader:
-            body = json.dumps(record, default=str, sort_keys=True).encode()
-            yield submission_for_record(record, body)
+        read = 0
+        try:
+            for record in reader:
+                body = json.dumps(record, default=str, sort_keys=True).encode()
+                yield submission_for_record(record, body)
+                read += 1
+        except _avro_block_errors as error:
+            # The records before the damage are sent (the producer flushes them on stop);
+            # the operator learns where the file broke and can resend the rest.
+            raise IngestFileError(
+                f"{path}: the Avro file is damaged after record {read}"
+                f" ({type(error).__name__}); the {read} records before it were sent"
+            ) from error
 
 
 def read_submissions(path: Path) -> Iterator[Submission]:
@@ -169,13 +220,13 @@ def read_submissions(path: Path) -> Iterator[Submission]:
 
 
 async def send_submissions(
-    bootstrap: str,
+    access: KafkaAccess,
     topic: str,
     submissions: Iterator[Submission],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Send all submissions; returns how many the broker acknowledged."""
-    producer = raw_log_producer(bootstrap)
+    producer = raw_log_producer(access)
     await producer.start()
     sent = 0
     try:

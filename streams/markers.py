@@ -11,11 +11,12 @@ from aiokafka import AIOKafkaProducer
 
 from ledger.domain.submitters import OPERATOR
 from schemas.codec import encode
+from streams.access import KafkaAccess
 from streams.producer import raw_log_producer
 
 
-async def _to_every_partition(bootstrap: str, topic: str, value: bytes) -> int:
-    producer: AIOKafkaProducer = raw_log_producer(bootstrap)
+async def _to_every_partition(access: KafkaAccess, topic: str, value: bytes) -> int:
+    producer: AIOKafkaProducer = raw_log_producer(access)
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(topic))
@@ -32,14 +33,16 @@ async def _to_every_partition(bootstrap: str, topic: str, value: bytes) -> int:
 
 
 async def publish_catalogue_marker(
-    bootstrap: str, topic: str, *, version: int, sha256: str, document: bytes
+    access: KafkaAccess, topic: str, *, version: int, sha256: str, document: bytes
 ) -> int:
     value = encode(
         "no.ledger.CatalogueMarker", {"version": version, "sha256": sha256, "document": document}
     )
-    return await _to_every_partition(bootstrap, topic, value)
+    return await _to_every_partition(access, topic, value)
 
 
-async def publish_close_marker(bootstrap: str, topic: str, *, close_id: str, period: str) -> int:
+async def publish_close_marker(
+    access: KafkaAccess, topic: str, *, close_id: str, period: str
+) -> int:
     value = encode("no.ledger.CloseMarker", {"close_id": close_id, "period": period})
-    return await _to_every_partition(bootstrap, topic, value)
+    return await _to_every_partition(access, topic, value)

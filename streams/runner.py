@@ -14,7 +14,8 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ledger.store.engine import create_ledger_engine
-from streams.app import build_app, describe_failure, run_app
+from streams.access import KafkaAccess
+from streams.app import StartFailed, build_app, describe_failure, run_app
 from streams.handler import Progress
 from streams.supervision import (
     OUTAGE_BROKER,
@@ -23,8 +24,10 @@ from streams.supervision import (
     StopDeadline,
     WorkerFailed,
     WorkerMonitor,
+    broker_probe_interval_s,
     outage_limit_s_default,
     tcp_probe,
+    wait_for_broker,
     watch_broker,
 )
 from streams.topics import admin_client, wait_for_topics
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 idle_poll_interval_s = 0.1
 idle_wait_s_default = 1800.0
+start_attempts_max = 100  # faust starts, each after the broker answered again; then give up
 
 
 class ProcessingTimeout(Exception):
@@ -45,7 +49,7 @@ class StreamTarget:
     """Where the worker reads from and writes to (a replay reads another workspace's log)."""
 
     app_id: str
-    bootstrap: str
+    kafka: KafkaAccess  # the worker principal: reads the raw log, writes the rejected one
     raw_topic: str
     rejected_topic: str
     database_url: str
@@ -72,7 +76,7 @@ def _stream_app(
 
     return build_app(
         app_id=target.app_id,
-        bootstrap=target.bootstrap,
+        kafka=target.kafka,
         raw_topic=target.raw_topic,
         rejected_topic=target.rejected_topic,
         data_dir=target.data_dir,
@@ -84,14 +88,14 @@ def _stream_app(
     )
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def end_offsets(access: KafkaAccess, topic: str) -> dict[int, int]:
     """The offset after the last message of each partition, as of now."""
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(access) as admin:
         partitions = (await wait_for_topics(admin, (topic,)))[topic]
     # A group id avoids aiokafka 0.14's group-less coordinator, whose stop() raises
     # CancelledError; nothing is committed and no group is joined (manual assignment).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=f"{topic}-probe"
+        **access.client_options(), enable_auto_commit=False, group_id=f"{topic}-probe"
     )
     await consumer.start()
     try:
@@ -153,7 +157,7 @@ async def process_until_idle(
     writer = LedgerWriter(engine, source_topic=target.raw_topic, learner_key=target.learner_key)
     progress = Progress()
     try:
-        ends = await end_offsets(target.bootstrap, target.raw_topic)
+        ends = await end_offsets(target.kafka, target.raw_topic)
         positions = await _ledger_offsets(writer, list(ends))
         if _behind(ends, positions) == 0:
             return progress
@@ -211,16 +215,28 @@ async def run_worker(
     asked = asyncio.ensure_future(stop.wait())
     asked.add_done_callback(lambda task: None if task.cancelled() else armed.arm(0))
     monitor.publish()
+    probe = partial(tcp_probe, target.kafka.bootstrap)
     try:
-        app = _stream_app(target, writer, progress, failed, monitor=monitor, database=database)
-        await run_app(
-            app,
-            stop,
-            failed=failed,
-            watchers=[watch_broker(partial(tcp_probe, target.bootstrap), broker)],
-            on_stopping=lambda failing: armed.arm(1 if failing else 0),
+        for _attempt in range(start_attempts_max):
+            if not await wait_for_broker(probe, broker, stop):
+                return progress
+            app = _stream_app(target, writer, progress, failed, monitor=monitor, database=database)
+            try:
+                await run_app(
+                    app,
+                    stop,
+                    failed=failed,
+                    watchers=[watch_broker(probe, broker)],
+                    on_stopping=lambda failing: armed.arm(1 if failing else 0),
+                )
+                return progress
+            except StartFailed as error:
+                # The broker went away while faust started: wait for it and start afresh.
+                broker.begin(error, broker_probe_interval_s)
+                broker.check_limit()
+        raise WorkerFailed(
+            f"faust did not start in {start_attempts_max} attempts: the broker keeps going away"
         )
-        return progress
     finally:
         publisher.cancel()
         if not asked.done():

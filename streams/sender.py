@@ -17,6 +17,7 @@ from typing import Final
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from streams.access import KafkaAccess
 from streams.ingest import Submission, send_batch
 from streams.producer import raw_log_producer
 
@@ -32,8 +33,8 @@ class BrokerUnavailable(Exception):
 
 
 class RawLogSender:
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, access: KafkaAccess, topic: str) -> None:
+        self._access = access
         self._topic = topic
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -43,9 +44,7 @@ class RawLogSender:
         async with self._lock:
             if self._producer is not None:
                 return self._producer
-            producer = raw_log_producer(
-                self._bootstrap, request_timeout_ms=int(send_timeout_s * 1000)
-            )
+            producer = raw_log_producer(self._access, request_timeout_ms=int(send_timeout_s * 1000))
             try:
                 await asyncio.wait_for(producer.start(), start_timeout_s)
             except (KafkaError, OSError, TimeoutError) as error:

@@ -382,6 +382,29 @@ async def watch_broker(
         await sleep(interval_s)
 
 
+async def wait_for_broker(
+    probe: BrokerProbe,
+    outage: Outage,
+    stop: asyncio.Event,
+    *,
+    interval_s: float = broker_probe_interval_s,
+    sleep: Sleep = asyncio.sleep,
+) -> bool:
+    """Before faust starts: wait until the broker answers (True) or a stop is asked (False).
+
+    Faust's start bootstraps its clients once and fails when the broker is away, so a worker
+    (re)started during a broker outage waits here, in state waiting_for_broker, within the
+    outage's limit.
+    """
+    while not stop.is_set():
+        if await probe():
+            return True
+        outage.begin(None, interval_s)
+        outage.check_limit()
+        await sleep(interval_s)
+    return False
+
+
 class LogThrottle(logging.Filter):
     """Lets each (logger, message template) of the chatty libraries through once per interval.
 

@@ -20,9 +20,10 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from infra.services import Endpoints, ensure_services, services_status, stop_services
-from ledger.app.workspace import drop_workspace
+from ledger.app.workspace import admin_access, drop_workspace
 from ledger.domain.workspaces import topic_names, workspace_database_name
 from ledger.store.databases import database_exists, ensure_workspace_database
+from streams.access import KafkaAccess
 from streams.topics import delete_topics, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -39,11 +40,11 @@ notes = Table(
 )
 
 
-async def consume(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes]]:
+async def consume(access: KafkaAccess, topic: str, count: int) -> list[tuple[bytes, bytes]]:
     """Read `count` messages of topic from the start (bounded in time)."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **access.client_options(),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -61,8 +62,8 @@ async def consume(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, b
     return received
 
 
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+async def end_offsets(access: KafkaAccess, topic: str, partitions: int) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(**access.client_options(), group_id=None)
     await consumer.start()
     try:
         offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
@@ -71,8 +72,8 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, 
     return {tp.partition: offset for tp, offset in offsets.items()}
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def produce(access: KafkaAccess, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(**access.client_options(), enable_idempotence=True)
     await producer.start()
     try:
         for key, value in messages:
@@ -82,8 +83,8 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]
         await producer.stop()
 
 
-async def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def topic_config(access: KafkaAccess, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -94,7 +95,7 @@ async def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
 
 async def test_kafka_round_trip_through_the_real_broker(services: Endpoints) -> None:
     topic = f"test.infra.{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**admin_access(services).client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 3, 1)])
@@ -102,20 +103,20 @@ async def test_kafka_round_trip_through_the_real_broker(services: Endpoints) -> 
         await admin.close()
     sent = [(f"k{i}".encode(), f"value {i}".encode()) for i in range(50)]
     try:
-        await produce(services.kafka_bootstrap, topic, sent)
-        received = await consume(services.kafka_bootstrap, topic, len(sent))
+        await produce(admin_access(services), topic, sent)
+        received = await consume(admin_access(services), topic, len(sent))
         assert sorted(received) == sorted(sent)
     finally:
-        await delete_topics(services.kafka_bootstrap, (topic,))
+        await delete_topics(admin_access(services), (topic,))
 
 
 async def test_large_message_up_to_eight_mebibytes(services: Endpoints) -> None:
     topics = topic_names(f"t_{uuid.uuid4().hex[:12]}")
-    await ensure_topics(services.kafka_bootstrap, topics, partitions=1)
+    await ensure_topics(admin_access(services), topics, partitions=1)
     value = os.urandom(6 * 1024 * 1024)
     try:
         producer = AIOKafkaProducer(
-            bootstrap_servers=services.kafka_bootstrap, max_request_size=8 * 1024 * 1024
+            **admin_access(services).client_options(), max_request_size=8 * 1024 * 1024
         )
         await producer.start()
         try:
@@ -124,7 +125,7 @@ async def test_large_message_up_to_eight_mebibytes(services: Endpoints) -> None:
             await producer.stop()
         consumer = AIOKafkaConsumer(
             topics.raw,
-            bootstrap_servers=services.kafka_bootstrap,
+            **admin_access(services).client_options(),
             group_id=None,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -136,7 +137,7 @@ async def test_large_message_up_to_eight_mebibytes(services: Endpoints) -> None:
             await consumer.stop()
         assert message.value == value
     finally:
-        await delete_topics(services.kafka_bootstrap, topics.names)
+        await delete_topics(admin_access(services), topics.names)
 
 
 async def test_postgres_round_trip_with_sqlalchemy_asyncpg(fresh_database_url: str) -> None:
@@ -178,7 +179,7 @@ async def test_two_workspaces_never_see_each_other(
         for workspace in (first, second):
             urls[workspace] = await ensure_workspace_database(services.database_url, workspace)
             partitions[workspace] = await ensure_topics(
-                services.kafka_bootstrap, topic_names(workspace), partitions=2
+                admin_access(services), topic_names(workspace), partitions=2
             )
             engine = create_async_engine(urls[workspace], poolclass=NullPool)
             try:
@@ -196,17 +197,17 @@ async def test_two_workspaces_never_see_each_other(
         finally:
             await engine.dispose()
         sent = [(f"k{i}".encode(), b"event") for i in range(7)]
-        await produce(services.kafka_bootstrap, topic_names(first).raw, sent)
+        await produce(admin_access(services), topic_names(first).raw, sent)
 
         assert await count_notes(urls[first]) == 5
         assert await count_notes(urls[second]) == 0
-        first_offsets = await end_offsets(services.kafka_bootstrap, topic_names(first).raw, 2)
-        second_offsets = await end_offsets(services.kafka_bootstrap, topic_names(second).raw, 2)
+        first_offsets = await end_offsets(admin_access(services), topic_names(first).raw, 2)
+        second_offsets = await end_offsets(admin_access(services), topic_names(second).raw, 2)
         assert sum(first_offsets.values()) == 7
         assert sum(second_offsets.values()) == 0
         for workspace in (first, second):
             rejected = topic_names(workspace).rejected
-            assert sum((await end_offsets(services.kafka_bootstrap, rejected, 2)).values()) == 0
+            assert sum((await end_offsets(admin_access(services), rejected, 2)).values()) == 0
     finally:
         for workspace in (first, second):
             await drop_workspace(services, workspace)
@@ -224,13 +225,13 @@ async def test_workspace_creation_is_idempotent_and_race_safe(
         assert urls[0].endswith(f"/ledger_{workspace_name}")
         topics = topic_names(workspace_name)
         results = await asyncio.gather(
-            *(ensure_topics(services.kafka_bootstrap, topics) for _ in range(3))
+            *(ensure_topics(admin_access(services), topics) for _ in range(3))
         )
         assert all(result == {topics.raw: 4, topics.rejected: 4} for result in results)
-        raw_config = await topic_config(services.kafka_bootstrap, topics.raw)
+        raw_config = await topic_config(admin_access(services), topics.raw)
         assert raw_config["retention.ms"] == "-1"
         assert raw_config["max.message.bytes"] == str(8 * 1024 * 1024)
-        rejected_config = await topic_config(services.kafka_bootstrap, topics.rejected)
+        rejected_config = await topic_config(admin_access(services), topics.rejected)
         assert rejected_config["retention.ms"] != "-1"
     finally:
         await drop_workspace(services, workspace_name)
@@ -242,15 +243,15 @@ async def test_an_auto_created_raw_topic_gets_unlimited_retention(
     """A producer that wrote before the workspace existed auto-created the topic."""
     topics = topic_names(workspace_name)
     try:
-        await produce(services.kafka_bootstrap, topics.raw, [(b"k", b"early")])
-        before = await topic_config(services.kafka_bootstrap, topics.raw)
+        await produce(admin_access(services), topics.raw, [(b"k", b"early")])
+        before = await topic_config(admin_access(services), topics.raw)
         assert before["retention.ms"] != "-1"
-        partitions = await ensure_topics(services.kafka_bootstrap, topics)
+        partitions = await ensure_topics(admin_access(services), topics)
         assert partitions[topics.raw] == 1  # an existing topic keeps its partitions
-        after = await topic_config(services.kafka_bootstrap, topics.raw)
+        after = await topic_config(admin_access(services), topics.raw)
         assert after["retention.ms"] == "-1"
     finally:
-        await delete_topics(services.kafka_bootstrap, topics.names)
+        await delete_topics(admin_access(services), topics.names)
 
 
 def test_services_are_reused_when_running(services: Endpoints, ledger_home: Path) -> None:

@@ -21,6 +21,7 @@ from infra.common import (
     wait_until_ready,
     write_state,
 )
+from infra.credentials import Login
 from infra.services import (
     Endpoints,
     ensure_services,
@@ -101,7 +102,8 @@ def test_cluster_ids_never_start_with_a_dash(
     calls: list[list[str]] = []
     monkeypatch.setattr(kafka, "run_command", lambda argv, *rest, **kw: calls.append(list(argv)))
 
-    kafka.format_storage(Path("/usr/bin/java"), tmp_path / "libs", paths)
+    logins = kafka.BrokerLogins(*(Login(name, "p" * 20) for name in ("a", "i", "w")))
+    kafka.format_storage(Path("/usr/bin/java"), tmp_path / "libs", paths, logins)
 
     (argv,) = calls
     cluster_id = argv[argv.index("-t") + 1]
@@ -236,8 +238,8 @@ def test_postgres_settings_loopback_durable_sized_for_two_cores(tmp_path: Path) 
     assert settings["shared_buffers"] == "'256MB'"
     hba = [line.split() for line in postgres.render_hba().splitlines() if not line.startswith("#")]
     assert hba == [
-        ["local", "all", "all", "trust"],
-        ["host", "all", "all", "127.0.0.1/32", "trust"],
+        ["local", "all", "all", "scram-sha-256"],
+        ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
     ]
     assert postgres.quote_setting("it's") == "'it''s'"
 

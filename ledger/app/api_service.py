@@ -108,7 +108,7 @@ class ApiService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.engine = create_ledger_engine(ws.database_url)
-        self.sender = RawLogSender(ws.endpoints.kafka_bootstrap, ws.topics.raw)
+        self.sender = RawLogSender(ws.kafka_ingest, ws.topics.raw)
         self._tokens: dict[str, tuple[float, Principal | None]] = {}
         self._catalogue: tuple[float, CatalogueVersion | None] | None = None
 
@@ -216,7 +216,7 @@ class ApiService:
             entries = await outcomes_of_event(conn, vendor, event_id)
         if entries:
             return [outcome_of_entry(entry) for entry in entries]
-        ends = await end_offsets(self.ws.endpoints.kafka_bootstrap, self.ws.topics.raw)
+        ends = await end_offsets(self.ws.kafka_ingest, self.ws.topics.raw)
         async with self.connection() as conn:
             positions = await ledger_positions(conn, sorted(ends))
         behind = any(positions.get(partition, 0) < end for partition, end in ends.items())

@@ -26,6 +26,7 @@ from ledger.domain.submitters import submitter_from_headers
 from ledger.store.closings import closed_periods
 from ledger.store.engine import create_ledger_engine
 from ledger.store.entries import entries_between, entry_column_types, source_offsets
+from streams.access import KafkaAccess
 
 archive_read_batch_max = 5_000
 consume_wait_ms = 1_000
@@ -122,13 +123,13 @@ async def archive_ranges(
 
 
 async def write_raw_archive(
-    bootstrap: str, topic: str, ranges: Sequence[ArchiveRange], directory: Path
+    kafka: KafkaAccess, topic: str, ranges: Sequence[ArchiveRange], directory: Path
 ) -> list[Path]:
     # Assigned once: re-assigning under a running group coordinator trips its
     # "subscription active" assertion. (The group id itself avoids aiokafka 0.14's
     # group-less coordinator, whose stop() raises CancelledError; nothing is committed.)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=f"{topic}-archive"
+        **kafka.client_options(), enable_auto_commit=False, group_id=f"{topic}-archive"
     )
     await consumer.start()
     paths = []
@@ -271,7 +272,7 @@ async def archive_period(ws: Workspace, period: str, out: Path) -> Path:
                 raise ArchiveError(f"{directory} exists already; archives are written once")
             directory.mkdir(parents=True)
             await write_entry_archive(conn, ranges, directory)
-        await write_raw_archive(ws.endpoints.kafka_bootstrap, ws.topics.raw, ranges, directory)
+        await write_raw_archive(ws.kafka_worker, ws.topics.raw, ranges, directory)
         write_manifest(directory, period, ranges)
         return directory
     finally:

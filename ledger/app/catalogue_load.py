@@ -24,6 +24,7 @@ from ledger.domain.processing import CatalogueVersion
 from ledger.store.catalogues import latest_catalogue, record_loaded_catalogue
 from ledger.store.engine import create_ledger_engine
 from ledger.store.locks import lock_catalogue_loads
+from streams.access import KafkaAccess
 from streams.markers import publish_catalogue_marker
 from streams.sender import BrokerUnavailable
 
@@ -63,13 +64,13 @@ def read_catalogue_file(path: Path) -> Catalogue:
 
 
 async def load_catalogue(
-    engine: AsyncEngine, bootstrap: str, raw_topic: str, path: Path
+    engine: AsyncEngine, kafka: KafkaAccess, raw_topic: str, path: Path
 ) -> LoadResult:
-    return await record_catalogue(engine, bootstrap, raw_topic, read_catalogue_file(path))
+    return await record_catalogue(engine, kafka, raw_topic, read_catalogue_file(path))
 
 
 async def load_catalogue_content(
-    engine: AsyncEngine, bootstrap: str, raw_topic: str, content: bytes
+    engine: AsyncEngine, kafka: KafkaAccess, raw_topic: str, content: bytes
 ) -> LoadResult:
     """`PUT /v1/catalogue`: the same checks as a file; `CatalogueRejected` lists every problem."""
     if len(content) > catalogue_bytes_max:
@@ -82,7 +83,7 @@ async def load_catalogue_content(
         raise CatalogueRejected([f"the catalogue is not UTF-8 text ({error.reason})"]) from error
     catalogue = load_catalogue_text(text)
     try:
-        return await record_catalogue(engine, bootstrap, raw_topic, catalogue)
+        return await record_catalogue(engine, kafka, raw_topic, catalogue)
     except (KafkaError, OSError, TimeoutError) as error:
         # The marker was not published, so the version's transaction rolled back: nothing
         # of this catalogue is recorded, and the same request may simply be sent again.
@@ -90,7 +91,7 @@ async def load_catalogue_content(
 
 
 async def record_catalogue(
-    engine: AsyncEngine, bootstrap: str, raw_topic: str, catalogue: Catalogue
+    engine: AsyncEngine, kafka: KafkaAccess, raw_topic: str, catalogue: Catalogue
 ) -> LoadResult:
     """Record a checked catalogue as the next version (a no-op when unchanged)."""
     document = canonical_catalogue_json(catalogue)
@@ -104,7 +105,7 @@ async def record_catalogue(
         version = (latest.version if latest is not None else 0) + 1
         await record_loaded_catalogue(conn, CatalogueVersion(version, sha256, document, catalogue))
         await publish_catalogue_marker(
-            bootstrap, raw_topic, version=version, sha256=sha256, document=document
+            kafka, raw_topic, version=version, sha256=sha256, document=document
         )
     return LoadResult(version, sha256, True, *counts)
 
@@ -113,6 +114,6 @@ async def load_catalogue_file(ws: Workspace, path: Path) -> LoadResult:
     """`load_catalogue` into a workspace: its ledger and its raw topic."""
     engine = create_ledger_engine(ws.database_url)
     try:
-        return await load_catalogue(engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, path)
+        return await load_catalogue(engine, ws.kafka_ingest, ws.topics.raw, path)
     finally:
         await engine.dispose()

@@ -43,9 +43,7 @@ async def ingest_file(
     (a vendor's own token goes through the API, which marks them as that vendor's).
     """
     submissions = (submission.with_submitter(OPERATOR) for submission in read_submissions(path))
-    return await send_submissions(
-        ws.endpoints.kafka_bootstrap, ws.topics.raw, submissions, progress=progress
-    )
+    return await send_submissions(ws.kafka_ingest, ws.topics.raw, submissions, progress=progress)
 
 
 async def process_workspace(

@@ -137,7 +137,7 @@ async def replay(
     app_id = replay_app_id(target.name)
     stream = StreamTarget(
         app_id=app_id,
-        bootstrap=source.endpoints.kafka_bootstrap,
+        kafka=source.kafka_worker,
         raw_topic=source.topics.raw,
         rejected_topic=target.topics.rejected,
         database_url=target.database_url,
@@ -147,7 +147,7 @@ async def replay(
     if archive_dir is not None and not await _replay_archives(stream, archive_dir, report):
         return report
     await process_until_idle(stream)
-    chain_count = len(await end_offsets(stream.bootstrap, stream.raw_topic))
+    chain_count = len(await end_offsets(stream.kafka, stream.raw_topic))
     source_engine = create_ledger_engine(source.database_url)
     target_engine = create_ledger_engine(target.database_url)
     try:

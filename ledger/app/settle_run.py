@@ -53,7 +53,7 @@ async def wait_for_ledger(ws: Workspace, timeout_s: float = ledger_wait_s_defaul
 
     `SettleRefused` (`ledger_behind`) when it has not after `timeout_s`.
     """
-    ends = await end_offsets(ws.endpoints.kafka_bootstrap, ws.topics.raw)
+    ends = await end_offsets(ws.kafka_worker, ws.topics.raw)
     deadline = time.monotonic() + timeout_s
     engine = create_ledger_engine(ws.database_url)
     try:
@@ -163,12 +163,12 @@ async def settle(
                     conn, latest.catalogue, period, await chain_ends(conn), {"dry_run": True}
                 )
         close_id = close_id_for(period)
-        chain_count = len(await end_offsets(target.bootstrap, target.raw_topic))
+        chain_count = len(await end_offsets(target.kafka, target.raw_topic))
         async with engine.connect() as conn:
             point = await closing_point(conn, close_id, chain_count)
         if point is None:
             await publish_close_marker(
-                ws.endpoints.kafka_bootstrap, ws.topics.raw, close_id=close_id, period=period
+                ws.kafka_ingest, ws.topics.raw, close_id=close_id, period=period
             )
             await catch_up()
         async with engine.begin() as conn:

@@ -240,7 +240,7 @@ def partition_statuses(
 
 async def workspace_status(ws: Workspace) -> WorkspaceStatus:
     """The workspace's status now (reads the broker, the ledger and the state files)."""
-    ends = await end_offsets(ws.endpoints.kafka_bootstrap, ws.topics.raw)
+    ends = await end_offsets(ws.kafka_worker, ws.topics.raw)
     engine = create_ledger_engine(ws.database_url)
     try:
         async with engine.connect() as conn:

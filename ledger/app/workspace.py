@@ -7,18 +7,26 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.services import Endpoints, ensure_services, ledger_home
+from infra.services import Endpoints, Login, ensure_services, ledger_home
 from ledger.domain.workspaces import Topics, topic_names
 from ledger.store.databases import drop_database, ensure_workspace_database, workspace_database_url
-from ledger.store.engine import create_ledger_engine
+from ledger.store.engine import create_ledger_engine, database_login_refusal
 from ledger.store.migrate import migrate
+from streams.access import KafkaAccess, broker_login_refusal
 from streams.runner import StreamTarget
-from streams.topics import delete_topics, ensure_topics
+from streams.topics import (
+    AclBinding,
+    delete_topics,
+    ensure_topics,
+    grant_workspace_access,
+    revoke_workspace_access,
+    workspace_grants,
+)
 
 learner_key_bytes = 32
 
@@ -29,11 +37,29 @@ class WorkspaceError(Exception):
 
 @dataclass(frozen=True)
 class Workspace:
+    """An open workspace. `database_url` connects as the application role; the owner's URL
+    (migrations, and tests that go behind the application's back) is `owner_database_url`."""
+
     name: str
     home: Path
     endpoints: Endpoints
-    database_url: str
+    database_url: str = field(repr=False)
     topics: Topics
+    owner_database_url: str | None = field(default=None, repr=False)
+
+    @property
+    def kafka_admin(self) -> KafkaAccess:
+        return admin_access(self.endpoints)
+
+    @property
+    def kafka_ingest(self) -> KafkaAccess:
+        """The only principal that may write the raw log: ingest, the HTTP API, markers."""
+        return kafka_access(self.endpoints, self.endpoints.kafka_security.ingest)
+
+    @property
+    def kafka_worker(self) -> KafkaAccess:
+        """The only principal that may read the raw log: the worker, replay, archives, offsets."""
+        return kafka_access(self.endpoints, self.endpoints.kafka_security.worker)
 
     @property
     def learner_key_path(self) -> Path:
@@ -85,7 +111,7 @@ def stream_target(ws: Workspace, *, app_id: str | None = None) -> StreamTarget:
     app_id = app_id or worker_app_id(ws.name)
     return StreamTarget(
         app_id=app_id,
-        bootstrap=ws.endpoints.kafka_bootstrap,
+        kafka=ws.kafka_worker,
         raw_topic=ws.topics.raw,
         rejected_topic=ws.topics.rejected,
         database_url=ws.database_url,
@@ -109,25 +135,62 @@ def faust_data_dir(home: Path, app_id: str) -> Path:
     return home / "faust" / app_id
 
 
+def kafka_access(endpoints: Endpoints, login: Login | None) -> KafkaAccess:
+    """One principal's way to the broker (no login: PLAINTEXT, an unlocked broker)."""
+    security = endpoints.kafka_security
+    if login is None:
+        return KafkaAccess(endpoints.kafka_bootstrap)
+    return KafkaAccess(
+        endpoints.kafka_bootstrap,
+        protocol=security.protocol,
+        mechanism=security.mechanism,
+        username=login.username,
+        password=login.password,
+    )
+
+
+def admin_access(endpoints: Endpoints) -> KafkaAccess:
+    return kafka_access(endpoints, endpoints.kafka_security.admin)
+
+
 def secrets_dir(home: Path) -> Path:
     override = os.environ.get("LEDGER_SECRETS_DIR")
     return Path(override) if override else home / "secrets"
 
 
 async def provision_workspace(endpoints: Endpoints, name: str) -> tuple[str, Topics]:
-    """The workspace's database and topics, created when missing: (database URL, topics)."""
+    """The workspace's database and topics, created when missing, and on our own broker the
+    grants of its principals: (the database's URL as its owner, topics)."""
     database_url = await ensure_workspace_database(endpoints.database_url, name)
     topics = topic_names(name)
-    await ensure_topics(endpoints.kafka_bootstrap, topics)
+    admin = admin_access(endpoints)
+    await ensure_topics(admin, topics)
+    grants = workspace_access_grants(endpoints, name)
+    if grants:
+        await grant_workspace_access(admin, grants)
     return database_url, topics
+
+
+def workspace_access_grants(endpoints: Endpoints, name: str) -> list[AclBinding]:
+    """The ACLs of a workspace's principals on our own broker (none for anyone else's)."""
+    security = endpoints.kafka_security
+    if not security.grants or security.ingest is None or security.worker is None:
+        return []
+    return workspace_grants(
+        topic_names(name),
+        ingest=f"User:{security.ingest.username}",
+        worker=f"User:{security.worker.username}",
+        worker_app_ids=(worker_app_id(name), replay_app_id(name)),
+    )
 
 
 async def open_workspace(name: str, *, home: Path | None = None) -> Workspace:
     home = home or ledger_home()
     endpoints = ensure_services(home)
-    database_url, topics = await provision_workspace(endpoints, name)
-    await migrate(database_url)
-    return Workspace(name, home, endpoints, database_url, topics)
+    owner_database_url, topics = await provision_workspace(endpoints, name)
+    await migrate(owner_database_url)
+    database_url = workspace_database_url(endpoints.application_database_url, name)
+    return Workspace(name, home, endpoints, database_url, topics, owner_database_url)
 
 
 async def drop_workspace(endpoints: Endpoints, workspace: str, *, home: Path | None = None) -> None:
@@ -136,6 +199,14 @@ async def drop_workspace(endpoints: Endpoints, workspace: str, *, home: Path | N
     await drop_database(
         endpoints.database_url, workspace_database_url(endpoints.database_url, workspace)
     )
-    await delete_topics(endpoints.kafka_bootstrap, topic_names(workspace).names)
+    await delete_topics(admin_access(endpoints), topic_names(workspace).names)
+    grants = workspace_access_grants(endpoints, workspace)
+    if grants:
+        await revoke_workspace_access(admin_access(endpoints), grants)
     for app_id in (worker_app_id(workspace), replay_app_id(workspace)):
         shutil.rmtree(faust_data_dir(home or ledger_home(), app_id), ignore_errors=True)
+
+
+def refused_login(error: BaseException) -> str | None:
+    """One line when `error` is PostgreSQL or the broker refusing our credentials, else None."""
+    return database_login_refusal(error) or broker_login_refusal(error)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from infra.services import InfraError
-from ledger.app.workspace import WorkspaceError, open_workspace
+from ledger.app.workspace import WorkspaceError, open_workspace, refused_login
 from ledger.cli.app import BadInput, checked_workspace
 
 if TYPE_CHECKING:
@@ -47,6 +47,11 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except (InfraError, WorkspaceError) as error:
         raise BadInput(str(error)) from error
+    except Exception as error:
+        refusal = refused_login(error)
+        if refusal is None:
+            raise
+        raise BadInput(refusal) from error
 
 
 async def workspace(name: str) -> Workspace:

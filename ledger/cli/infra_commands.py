@@ -17,6 +17,7 @@ from infra.services import (
     ServiceStatus,
     ensure_services,
     ledger_home,
+    mask_password,
     services_status,
     stop_services,
 )
@@ -66,15 +67,19 @@ def progress_on_stderr() -> Iterator[None]:
 
 @infra_app.command("up")
 def up(workspace: WorkspaceOption = "default") -> None:
-    """Start Kafka and PostgreSQL (installing them on first use) and print how to reach them."""
+    """Start Kafka and PostgreSQL (installing them on first use) and print how to reach them.
+
+    Services made before they were locked get their passwords and SASL users here (the broker
+    restarts once); the passwords stay in the state folder's secrets/, never printed.
+    """
     name = checked_workspace(workspace)
     with infra_errors(), progress_on_stderr():
-        endpoints = ensure_services(ledger_home())
+        endpoints = ensure_services(ledger_home(), lock_running=True)
         database_url, topics = asyncio.run(provision_workspace(endpoints, name))
     console.print(f"kafka bootstrap:   [bold]{endpoints.kafka_bootstrap}[/bold]")
-    console.print(f"postgres server:   [bold]{endpoints.database_url}[/bold]")
+    console.print(f"postgres server:   [bold]{mask_password(endpoints.database_url)}[/bold]")
     console.print(f"workspace {name}:")
-    console.print(f"  database url:    [bold]{database_url}[/bold]")
+    console.print(f"  database url:    [bold]{mask_password(database_url)}[/bold]")
     console.print(f"  raw topic:       {topics.raw}")
     console.print(f"  rejected topic:  {topics.rejected}")
     if not endpoints.managed:

@@ -34,6 +34,7 @@ from ledger.domain.catalogue_models import LicenceModel, MunicipalityModel, Vend
 from ledger.domain.catalogue_problems import (
     CatalogueRejected,
     bounded_problems,
+    field_name,
     item_location,
     kind,
     label,
@@ -47,6 +48,10 @@ invariant(
     catalogue_bytes_max < message_bytes_max,
     "a catalogue marker (the canonical JSON and its header) must fit in one Kafka message",
 )
+
+# The deepest real item (a licence's pricing tiers) is 5 levels down; PyYAML composes nodes
+# recursively, so an unbounded depth ends in RecursionError instead of a refusal.
+catalogue_nesting_max: Final = 32
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _top_level_keys: Final = ("municipalities", "vendors", "licences")
@@ -185,8 +190,26 @@ def _build_licence(licence: LicenceModel) -> Licence:
 
 
 class _CatalogueLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (they can expand exponentially: "billion laughs")
-    and duplicate keys (PyYAML would silently keep the last one)."""
+    """SafeLoader that refuses aliases (they can expand exponentially: "billion laughs"),
+    duplicate keys (PyYAML would silently keep the last one), nesting deeper than
+    `catalogue_nesting_max`, and reports scalars it cannot construct (2026-02-30, an
+    integer of 5,000 digits) as YAML errors with their line, not as a crash."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
+        # Checked as early as the scanner sees "[" or "{": PyYAML scans a flow collection
+        # ahead in time quadratic in its depth, long before a node is composed.
+        if self.flow_level >= catalogue_nesting_max:
+            raise yaml.scanner.ScannerError(
+                None,
+                None,
+                f"nested more than {catalogue_nesting_max} levels deep",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -197,7 +220,30 @@ class _CatalogueLoader(yaml.SafeLoader):
                 "anchors and aliases (*name) are not allowed in a catalogue",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)
+        if self._depth >= catalogue_nesting_max:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested more than {catalogue_nesting_max} levels deep",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as error:
+            problem = (
+                "the whole number has too many digits"
+                if node.tag == "tag:yaml.org,2002:int"
+                else f"the value cannot be read ({' '.join(str(error).split())})"
+            )
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from error
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: set[object] = set()
@@ -276,5 +322,5 @@ def _field_path(location: str, item: object, loc: Sequence[int | str]) -> str:
             path += f"[{part}]" + label(current)
         else:
             current = current.get(part) if isinstance(current, dict) else None
-            path += f".{part}"
+            path += f".{field_name(part)}"
     return path

@@ -46,8 +46,18 @@ def label(item: object) -> str:
         for key in ("id", "org_no"):
             value = item.get(key)
             if isinstance(value, str | int) and not isinstance(value, bool):
-                return f" ({str(value)[:identifier_characters_max]})"
+                return f" ({_one_line(str(value)[:identifier_characters_max])})"
     return ""
+
+
+def _one_line(text: str) -> str:
+    """Text as written when it prints on one line; else JSON-quoted (a problem is one line)."""
+    return text if text.isprintable() else json.dumps(text)
+
+
+def field_name(key: str) -> str:
+    """A key as a problem's location shows it (a key of line breaks stays on one line)."""
+    return _one_line(key)
 
 
 def raw_get(item: object, key: str) -> object:

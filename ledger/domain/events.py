@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from ledger.domain.catalogue import Role
 from ledger.domain.invariants import InvariantViolation, invariant
+from ledger.domain.periods import period_of, period_year_max, period_year_min
 from ledger.domain.submitters import Submitter
 
 if TYPE_CHECKING:
@@ -225,6 +226,11 @@ def event_from_record(record: Mapping[str, object]) -> UsageEvent | Rejection:
         parsed = parse_rfc3339(occurred_text)
         if isinstance(parsed, str):
             problems.append(f"occurred_at {_quote(occurred_text, learner_text)} {parsed}")
+        elif not _has_period(parsed):
+            problems.append(
+                f"occurred_at {_quote(occurred_text, learner_text)} is outside the years"
+                f" {period_year_min} to {period_year_max} (Oslo time)"
+            )
         else:
             occurred_at = parsed
     if problems or occurred_at is None:
@@ -477,6 +483,18 @@ def _string_problem(name: str, value: object) -> str | None:
             return f"{name} must be valid Unicode text (no lone surrogates)"
         return f"{name} must not contain control characters"
     return None
+
+
+def _has_period(moment: datetime) -> bool:
+    """Whether the instant falls in a period the ledger can bill (an Oslo month of the years
+    `ledger.domain.periods` handles). Every accepted or rejected event's entry records its
+    period, so an instant without one (year 1, year 9999) would stop the stream at that
+    message, again after every restart."""
+    try:
+        period_of(moment)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def is_storable_text(text: str) -> bool:

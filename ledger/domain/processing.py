@@ -29,7 +29,10 @@ from ledger.domain.events import (
     detail_characters_max,
     event_from_json,
     event_from_record,
+    event_json_bytes_max,
+    identifier_characters_max,
     is_storable_text,
+    learner_characters_max,
     learner_hash,
 )
 from ledger.domain.invariants import InvariantViolation, invariant
@@ -53,6 +56,9 @@ KIND_CLOSE = "close"
 STATUS_ACCEPTED = "accepted"
 STATUS_DUPLICATE = "duplicate"
 STATUS_REJECTED = "rejected"
+
+# A RawSubmission's problem is clipped to one detail line; longer text is not read at all.
+raw_problem_characters_max = event_json_bytes_max
 
 # The codec's failure kinds as the reason codes vendors read.
 DECODE_FAILURE_REASONS: Mapping[DecodeFailure, ReasonCode] = {
@@ -178,7 +184,8 @@ def _raw_submission_rejection(record: Mapping[str, object]) -> Rejection:
     parsed = event_from_json(body) if isinstance(body, bytes) else None
     if isinstance(parsed, Rejection):
         return parsed
-    problem = _text(record, "problem") or "the event could not be encoded"
+    problem = _text(record, "problem", raw_problem_characters_max)
+    problem = problem or "the event could not be encoded"
     return Rejection(SCHEMA_VIOLATION, problem)
 
 
@@ -215,11 +222,17 @@ def _clip(text: str) -> str:
     return one_line[:detail_characters_max]
 
 
-def _text(record: Mapping[str, object], key: str) -> str | None:
+def _text(
+    record: Mapping[str, object], key: str, characters_max: int = identifier_characters_max
+) -> str | None:
     """A field of a refused record worth keeping: only text the database can store (a NUL
-    or a lone surrogate would make the whole batch's INSERT fail and stall the partition)."""
+    or a lone surrogate would make the whole batch's INSERT fail and stall the partition),
+    and no longer than the field may be (a vendor of megabytes would not fit the index of
+    rejections by vendor, and would fail the batch the same way)."""
     value = record.get(key)
-    return value if isinstance(value, str) and is_storable_text(value) else None
+    if isinstance(value, str) and len(value) <= characters_max and is_storable_text(value):
+        return value
+    return None
 
 
 def _blank(message: RawMessage, source_topic: str, state: PartitionState) -> EntryDraft:
@@ -264,7 +277,7 @@ def _partial_fields(
     base: EntryDraft, record: Mapping[str, object], learner_key: bytes
 ) -> EntryDraft:
     """What can be kept of an event that failed its schema check (learner hashed)."""
-    learner = _text(record, "learner")
+    learner = _text(record, "learner", learner_characters_max)
     quantity = record.get("quantity")
     return replace(
         base,

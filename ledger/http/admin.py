@@ -155,7 +155,7 @@ async def put_catalogue(request: Request, _: AdminOnly) -> CatalogueLoaded | JSO
     ws = service.ws
     try:
         result = await load_catalogue_content(
-            service.engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, content
+            service.engine, ws.kafka_ingest, ws.topics.raw, content
         )
     except CatalogueRejected as rejected:
         return refusal_response(rejected)

@@ -7,10 +7,15 @@ immutability triggers refuse it. The role is set in the connection's startup
 parameters (asyncpg `server_settings`), which makes it the session default: a
 `RESET ROLE` or `RESET ALL` goes back to `ledger_writer`, not to the login user.
 `ledger.store.migrate.migrate` must have run once on the cluster (it creates the role).
+
+On the cluster `ledger infra up` runs, the URL's user differs by use: `ledger_app` (a member of
+`ledger_writer` and nothing more) for this engine, `ledger_owner` for the owner's engine and
+the migrations; infra/postgres.py creates both, with passwords, before any migration runs.
 """
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -67,3 +72,33 @@ def create_owner_engine(database_url: str) -> AsyncEngine:
         poolclass=NullPool,
         connect_args={"server_settings": {"application_name": f"{application_name}-owner"}},
     )
+
+
+def causes(error: BaseException) -> list[BaseException]:
+    """`error` and what it wraps (`__cause__`, `__context__`, SQLAlchemy's `orig`), bounded."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain and len(chain) < 16:
+        chain.append(current)
+        wrapped = getattr(current, "orig", None)
+        current = (
+            wrapped
+            if isinstance(wrapped, BaseException)
+            else current.__cause__ or current.__context__
+        )
+    return chain
+
+
+def database_login_refusal(error: BaseException) -> str | None:
+    """One line when `error` is PostgreSQL refusing the login (a wrong or missing password)."""
+    for cause in causes(error):
+        if isinstance(
+            cause,
+            asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError,
+        ):
+            reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+            return (
+                f"PostgreSQL refused the login ({reason}): check the password in"
+                " LEDGER_DATABASE_URL or PGPASSFILE"
+            )
+    return None

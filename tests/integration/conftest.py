@@ -33,7 +33,7 @@ async def send_events(ws: Workspace, events: Iterable[Mapping[str, object]]) -> 
     submissions = (
         submission_for_record(dict(event), json.dumps(event).encode()) for event in events
     )
-    return await send_submissions(ws.endpoints.kafka_bootstrap, ws.topics.raw, submissions)
+    return await send_submissions(ws.kafka_ingest, ws.topics.raw, submissions)
 
 
 async def process(ws: Workspace) -> None:
@@ -45,7 +45,7 @@ async def load_catalogue(ws: Workspace, path: Path = CATALOGUE) -> None:
 
     engine = create_ledger_engine(ws.database_url)
     try:
-        await load(engine, ws.endpoints.kafka_bootstrap, ws.topics.raw, path)
+        await load(engine, ws.kafka_ingest, ws.topics.raw, path)
     finally:
         await engine.dispose()
 

@@ -7,6 +7,7 @@ documents valid by the official rules), verify, trace, replay and archives.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ledger.domain.canonical import document_digest
 from ledger.domain.catalogue_parse import load_catalogue_text
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import ledger_cli
+from tests.superuser import superuser_url
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +50,7 @@ def _events(tmp_path: Path, name: str, period: str, count: int, seed: int, prefi
 def _psql(services, database: str, sql: str) -> str:
     from sqlalchemy.engine import make_url
 
-    url = make_url(services.database_url)
+    url = make_url(superuser_url(services.database_url))
     binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
     psql = str(binaries[-1]) if binaries else "psql"
     return subprocess.run(
@@ -68,6 +70,7 @@ def _psql(services, database: str, sql: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PGPASSWORD": url.password or ""},
     ).stdout.strip()
 
 

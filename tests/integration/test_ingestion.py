@@ -8,6 +8,7 @@ import pytest
 
 from ledger.app.workspace import Workspace
 from tests.integration.conftest import event, load_catalogue, process, query, send_events
+from tests.superuser import superuser_url
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,7 @@ async def test_malformed_lines_from_a_file_are_rejected_not_dropped(workspace: W
         "\n"
     )
     sent = await send_submissions(
-        workspace.endpoints.kafka_bootstrap, workspace.topics.raw, read_submissions(path)
+        workspace.kafka_ingest, workspace.topics.raw, read_submissions(path)
     )
     assert sent == 3
     await process(workspace)
@@ -147,7 +148,7 @@ async def test_learner_ids_never_reach_the_database(workspace: Workspace):
     ]
     await send_events(workspace, events)
     await process(workspace)
-    url = workspace.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    url = superuser_url(workspace.database_url).replace("postgresql+asyncpg://", "postgresql://")
     dump = subprocess.run(
         [_pg_dump(), "--data-only", "--dbname", url], capture_output=True, check=True
     ).stdout
@@ -199,7 +200,7 @@ async def test_rejections_are_published_to_the_rejected_topic(workspace: Workspa
     await send_events(workspace, [event("t-ok"), event("t-bad", school="974999999")])
     await process(workspace)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=workspace.endpoints.kafka_bootstrap,
+        **workspace.kafka_admin.client_options(),  # the vendors' reader; admin in this test
         enable_auto_commit=False,
         group_id=f"{workspace.name}-test",
     )
@@ -230,7 +231,7 @@ async def test_verify_finds_a_changed_catalogue_version(workspace: Workspace):
     await send_events(workspace, [event("c-1")])
     await process(workspace)
     assert (await verify_ledger(workspace.database_url)).ok
-    owner = create_owner_engine(workspace.database_url)
+    owner = create_owner_engine(superuser_url(workspace.database_url))
     try:
         async with owner.begin() as conn:  # a superuser going behind the triggers' back
             await conn.execute(text("ALTER TABLE ledger.catalogue_versions DISABLE TRIGGER ALL"))

@@ -51,7 +51,7 @@ def _submission(record: dict[str, object], submitter: Submitter | None) -> Submi
 async def _send_batch(
     ws: Workspace, submissions: Sequence[Submission], timestamp_ms: int
 ) -> list[tuple[int, int]]:
-    producer = raw_log_producer(ws.endpoints.kafka_bootstrap)
+    producer = raw_log_producer(ws.kafka_ingest)
     await producer.start()
     try:
         return await send_batch(producer, ws.topics.raw, submissions, timestamp_ms)
@@ -130,13 +130,13 @@ async def test_archives_keep_the_submitter_and_replay_reproduces_the_ledger(
     codes = [r.reason_code for r in await _entries_at(workspace, positions)]
     assert codes == [None, "vendor_mismatch", None, None]
 
-    bootstrap, topic = workspace.endpoints.kafka_bootstrap, workspace.topics.raw
-    ends = await end_offsets(bootstrap, topic)
+    reader, topic = workspace.kafka_worker, workspace.topics.raw
+    ends = await end_offsets(reader, topic)
     ranges = [ArchiveRange(p, 0, end - 1, 1, end) for p, end in sorted(ends.items()) if end]
     archive = tmp_path / "archive"
     directory = archive / "2026-10"
     directory.mkdir(parents=True)
-    await write_raw_archive(bootstrap, topic, ranges, directory)
+    await write_raw_archive(reader, topic, ranges, directory)
     write_manifest(directory, "2026-10", ranges)
 
     archived = {

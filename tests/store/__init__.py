@@ -15,6 +15,7 @@ import asyncpg
 
 from ledger.domain.chain import EntryDraft
 from ledger.store.engine import asyncpg_dsn
+from tests.superuser import superuser_url
 
 SOURCE_TOPIC = "ledger.test.usage-events"
 BASE_TIME = datetime(2026, 10, 5, 8, 15, tzinfo=UTC)
@@ -59,8 +60,8 @@ def event_drafts(first_offset: int, count: int, chain: int = 0) -> list[EntryDra
 
 @asynccontextmanager
 async def superuser(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A raw connection as the URL's user: the owner, a superuser on the test server."""
-    connection: asyncpg.Connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    """A raw connection as the cluster's superuser (the URL's user on an external server)."""
+    connection: asyncpg.Connection = await asyncpg.connect(asyncpg_dsn(superuser_url(database_url)))
     try:
         yield connection
     finally:
