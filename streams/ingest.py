@@ -192,8 +192,11 @@ def submissions_from_avro(path: Path) -> Iterator[Submission]:
     with path.open("rb") as file:
         try:
             reader = fastavro.reader(file)
-        except ValueError as error:
-            raise IngestFileError(f"{path}: not a readable Avro file ({error})") from error
+        except Exception as error:
+            # A damaged header fails in many ways inside fastavro (ValueError, KeyError,
+            # SchemaParseException, EOFError, ...): before any record, the file is unreadable.
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            raise IngestFileError(f"{path}: not a readable Avro file ({reason})") from error
         read = 0
         try:
             for record in reader:

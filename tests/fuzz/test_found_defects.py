@@ -135,3 +135,26 @@ def test_a_damaged_avro_file_is_one_line_after_the_records_before_it(tmp_path: P
     with pytest.raises(IngestFileError, match="damaged after record") as error:
         sent.extend(read_submissions(path))
     assert sent and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("find", "replace"),
+    [(b'"name": "a"', b'"oame": "a"'), (b'"type": "string"', b'"tipe": "string"')],
+)
+def test_an_avro_file_with_a_damaged_schema_header_is_one_line(
+    tmp_path: Path, find: bytes, replace: bytes
+) -> None:
+    # Was: SchemaParseException / KeyError tracebacks from fastavro's header parsing (found
+    # by test_ingest_fuzz in a fresh-clone CI run).
+    buffer = io.BytesIO()
+    schema = {"type": "record", "name": "E", "fields": [{"name": "a", "type": "string"}]}
+    fastavro.writer(buffer, fastavro.parse_schema(schema), [{"a": "x"}])
+    content = buffer.getvalue()
+    header_schema = content.replace(b" ", b"")  # fastavro writes the schema without spaces
+    damaged = header_schema.replace(find.replace(b" ", b""), replace.replace(b" ", b""), 1)
+    assert damaged != header_schema, "the schema in the header was found and damaged"
+    path = tmp_path / "events.avro"
+    path.write_bytes(damaged)
+    with pytest.raises(IngestFileError, match="not a readable Avro file") as error:
+        list(read_submissions(path))
+    assert "\n" not in str(error.value)
